@@ -1,0 +1,2 @@
+//! Capture file reading.
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! netanom-config.
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! Frame dissection.
+#![deny(missing_docs)]

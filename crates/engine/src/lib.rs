@@ -1,0 +1,2 @@
+//! netanom-engine.
+#![deny(missing_docs)]

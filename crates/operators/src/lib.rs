@@ -1,0 +1,2 @@
+//! netanom-operators.
+#![deny(missing_docs)]

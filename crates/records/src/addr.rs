@@ -1,0 +1,141 @@
+//! Addresses as Wireshark's Source and Destination columns show them.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::str::FromStr;
+
+/// A packet's source or destination: an IP address for IP traffic, a MAC
+/// address for other Ethernet frames (ARP, STP, ...), a name where a CSV
+/// export holds one (resolved host names, `Broadcast`), or nothing.
+///
+/// The variant order is the sort order: none, IPv4, IPv6, MAC, name.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Addr {
+    /// No address (a frame Wireshark shows with empty columns).
+    #[default]
+    None,
+    /// An IPv4 address.
+    V4(Ipv4Addr),
+    /// An IPv6 address.
+    V6(Ipv6Addr),
+    /// A link-layer (MAC) address.
+    Mac([u8; 6]),
+    /// Any other text, interned (see [`crate::intern`]).
+    Name(#[serde(with = "name_serde")] u32),
+}
+
+/// The all-ones MAC address, which Wireshark writes as `Broadcast`.
+pub const BROADCAST: [u8; 6] = [0xff; 6];
+
+impl Addr {
+    /// True when there is no address.
+    pub fn is_none(&self) -> bool {
+        matches!(self, Addr::None)
+    }
+
+    /// True for IP addresses (the ones anonymization rewrites).
+    pub fn is_ip(&self) -> bool {
+        matches!(self, Addr::V4(_) | Addr::V6(_))
+    }
+
+    /// An address from arbitrary text; never fails (unknown text becomes a
+    /// [`Addr::Name`], empty text [`Addr::None`]).
+    pub fn parse_lenient(text: &str) -> Addr {
+        let text = text.trim();
+        if text.is_empty() {
+            return Addr::None;
+        }
+        text.parse()
+            .unwrap_or_else(|_| Addr::Name(crate::intern::intern(text)))
+    }
+}
+
+impl FromStr for Addr {
+    type Err = ();
+
+    /// Parses an IPv4, IPv6 or MAC address, or `Broadcast`.
+    fn from_str(s: &str) -> Result<Addr, ()> {
+        if let Ok(v4) = s.parse::<Ipv4Addr>() {
+            return Ok(Addr::V4(v4));
+        }
+        if let Ok(v6) = s.parse::<Ipv6Addr>() {
+            return Ok(Addr::V6(v6));
+        }
+        if s == "Broadcast" {
+            return Ok(Addr::Mac(BROADCAST));
+        }
+        parse_mac(s).map(Addr::Mac).ok_or(())
+    }
+}
+
+fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let mut out = [0u8; 6];
+    let mut parts = s.split(':');
+    for byte in out.iter_mut() {
+        let part = parts.next()?;
+        if part.len() != 2 {
+            return None;
+        }
+        *byte = u8::from_str_radix(part, 16).ok()?;
+    }
+    parts.next().is_none().then_some(out)
+}
+
+impl fmt::Display for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Addr::None => Ok(()),
+            Addr::V4(a) => a.fmt(f),
+            Addr::V6(a) => a.fmt(f),
+            Addr::Mac(m) if *m == BROADCAST => f.write_str("Broadcast"),
+            Addr::Mac(m) => write!(
+                f,
+                "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+                m[0], m[1], m[2], m[3], m[4], m[5]
+            ),
+            Addr::Name(id) => f.write_str(crate::intern::resolve(*id)),
+        }
+    }
+}
+
+impl fmt::Debug for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Addr({self})")
+    }
+}
+
+mod name_serde {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(id: &u32, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(crate::intern::resolve(*id))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        let name = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Ok(crate::intern::intern(&name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_prints_like_wireshark() {
+        for text in [
+            "192.168.1.5",
+            "2001:db8:1:0:7ed4:c2ce:7311:78e5",
+            "0e:53:67:6d:a4:19",
+            "Broadcast",
+            "Intel_12:34:56",
+            "",
+        ] {
+            assert_eq!(Addr::parse_lenient(text).to_string(), text);
+        }
+        assert!(matches!(Addr::parse_lenient("10.0.0.1"), Addr::V4(_)));
+        assert!(matches!(Addr::parse_lenient("ff:ff:ff:ff:ff:ff"), Addr::Mac(BROADCAST)));
+        assert!(matches!(Addr::parse_lenient("0e:53:67:6d:a4"), Addr::Name(_)));
+    }
+}

@@ -1,0 +1,28 @@
+//! Record kinds, which the config validator checks along every edge.
+
+use std::fmt;
+
+/// What kind of record a stream carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RecordKind {
+    /// One captured frame ([`crate::Packet`]).
+    Packet,
+    /// One window and group ([`crate::WindowRecord`]).
+    Window,
+}
+
+impl RecordKind {
+    /// The name used in messages and docs.
+    pub fn name(self) -> &'static str {
+        match self {
+            RecordKind::Packet => "packet",
+            RecordKind::Window => "window",
+        }
+    }
+}
+
+impl fmt::Display for RecordKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

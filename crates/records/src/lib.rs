@@ -1,0 +1,27 @@
+//! The vocabulary every other netanom crate speaks: the records that flow
+//! through a pipeline ([`Packet`], [`WindowRecord`]), their field values and
+//! output formats, event time and durations, and the plugin documentation
+//! model behind `netanom plugins`.
+#![deny(missing_docs)]
+
+pub mod addr;
+pub mod doc;
+pub mod duration;
+pub mod field;
+pub mod intern;
+pub mod kind;
+pub mod packet;
+pub mod protocol;
+pub mod time;
+pub mod window;
+pub mod write;
+
+pub use addr::Addr;
+pub use duration::Duration;
+pub use field::{Field, Value};
+pub use kind::RecordKind;
+pub use packet::Packet;
+pub use protocol::Protocol;
+pub use time::Ts;
+pub use window::{GroupKey, WindowRecord};
+pub use write::Record;

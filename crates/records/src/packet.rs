@@ -1,0 +1,96 @@
+//! The packet record: one captured frame.
+
+use crate::field::{Field, Value};
+use crate::{Addr, Protocol, RecordKind, Ts};
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+
+/// TCP flag bits, as in the TCP header (with NS as bit 8).
+pub mod tcp_flags {
+    /// FIN.
+    pub const FIN: u16 = 0x001;
+    /// SYN.
+    pub const SYN: u16 = 0x002;
+    /// RST.
+    pub const RST: u16 = 0x004;
+    /// PSH.
+    pub const PSH: u16 = 0x008;
+    /// ACK.
+    pub const ACK: u16 = 0x010;
+    /// URG.
+    pub const URG: u16 = 0x020;
+}
+
+/// One frame of a capture (or one row of a CSV export).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Packet {
+    /// Event time.
+    pub ts: Ts,
+    /// Source address (IP, or MAC for non-IP frames).
+    pub src: Addr,
+    /// Destination address.
+    pub dst: Addr,
+    /// Source port, for TCP, UDP and SCTP.
+    pub sport: Option<u16>,
+    /// Destination port.
+    pub dport: Option<u16>,
+    /// Wireshark's Protocol column.
+    pub protocol: Protocol,
+    /// Frame length on the wire (not the captured length).
+    pub length: u32,
+    /// TCP flags, for TCP segments.
+    pub tcp_flags: Option<u16>,
+    /// Wireshark's Info column; empty unless the source has it.
+    pub info: String,
+}
+
+impl Packet {
+    /// The columns of a packet record, in output order.
+    pub const FIELDS: &'static [Field] = &[
+        Field::Ts,
+        Field::Src,
+        Field::Dst,
+        Field::Sport,
+        Field::Dport,
+        Field::Protocol,
+        Field::Length,
+        Field::TcpFlags,
+        Field::Info,
+    ];
+
+    /// True for a TCP segment with SYN set and ACK clear (a connection
+    /// attempt, what a SYN scan sends).
+    pub fn is_syn(&self) -> bool {
+        self.tcp_flags
+            .is_some_and(|f| f & tcp_flags::SYN != 0 && f & tcp_flags::ACK == 0)
+    }
+}
+
+impl crate::Record for Packet {
+    const KIND: RecordKind = RecordKind::Packet;
+
+    fn get(&self, field: Field) -> Value<'_> {
+        match field {
+            Field::Ts => Value::Ts(self.ts),
+            Field::Src => Value::Addr(self.src),
+            Field::Dst => Value::Addr(self.dst),
+            Field::Sport => self.sport.map_or(Value::Null, |p| Value::U64(p.into())),
+            Field::Dport => self.dport.map_or(Value::Null, |p| Value::U64(p.into())),
+            Field::Protocol => Value::Protocol(self.protocol),
+            Field::Length => Value::U64(self.length.into()),
+            Field::TcpFlags => self.tcp_flags.map_or(Value::Null, Value::Flags),
+            Field::Info => Value::Str(&self.info),
+            _ => Value::Null,
+        }
+    }
+
+    fn event_time(&self) -> Ts {
+        self.ts
+    }
+
+    fn sort_cmp(&self, other: &Self) -> Ordering {
+        (self.ts, self.src, self.dst, self.sport, self.dport, self.protocol)
+            .cmp(&(other.ts, other.src, other.dst, other.sport, other.dport, other.protocol))
+            .then_with(|| (self.length, self.tcp_flags, &self.info).cmp(&(other.length, other.tcp_flags, &other.info)))
+    }
+}

@@ -1,0 +1,152 @@
+//! The window record: the aggregate of one event-time window and group.
+
+use crate::field::{Field, Value};
+use crate::{Addr, Protocol, RecordKind, Ts};
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+
+/// The group a window record aggregates. Fields not in the window's
+/// `group_by` stay at their empty value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct GroupKey {
+    /// Source address, when grouped by `src`.
+    pub src: Addr,
+    /// Destination address, when grouped by `dst`.
+    pub dst: Addr,
+    /// Protocol, when grouped by `protocol`.
+    pub protocol: Protocol,
+    /// Source port, when grouped by `sport` (and the packet has one).
+    pub sport: Option<u16>,
+    /// Destination port, when grouped by `dport`.
+    pub dport: Option<u16>,
+}
+
+/// The fields a window may be grouped by.
+pub const GROUPABLE: &[Field] = &[
+    Field::Src,
+    Field::Dst,
+    Field::Protocol,
+    Field::Sport,
+    Field::Dport,
+];
+
+impl GroupKey {
+    /// The value of one grouping field.
+    pub fn get(&self, field: Field) -> Value<'static> {
+        match field {
+            Field::Src => Value::Addr(self.src),
+            Field::Dst => Value::Addr(self.dst),
+            Field::Protocol => Value::Protocol(self.protocol),
+            Field::Sport => self.sport.map_or(Value::Null, |p| Value::U64(p.into())),
+            Field::Dport => self.dport.map_or(Value::Null, |p| Value::U64(p.into())),
+            _ => Value::Null,
+        }
+    }
+}
+
+/// One window and group: what the notebook computed per 10 ms and
+/// (src, dst, protocol), plus the distinct counts scans show up in.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WindowRecord {
+    /// Window start, inclusive.
+    pub window_start: Ts,
+    /// Window end, exclusive.
+    pub window_end: Ts,
+    /// The group.
+    pub key: GroupKey,
+    /// Packets.
+    pub count: u64,
+    /// Sum of frame lengths.
+    pub bytes: u64,
+    /// Largest frame length.
+    pub len_max: u32,
+    /// Distinct source addresses.
+    pub distinct_srcs: u32,
+    /// Distinct destination addresses.
+    pub distinct_dsts: u32,
+    /// Distinct source ports (packets without ports do not count).
+    pub distinct_sports: u32,
+    /// Distinct destination ports.
+    pub distinct_dports: u32,
+    /// TCP segments with SYN and without ACK.
+    pub syn_count: u64,
+}
+
+impl WindowRecord {
+    /// The aggregate columns that follow the group columns.
+    pub const AGGREGATES: &'static [Field] = &[
+        Field::Count,
+        Field::Bytes,
+        Field::LenAvg,
+        Field::LenMax,
+        Field::LocalAnomaly,
+        Field::DistinctSrcs,
+        Field::DistinctDsts,
+        Field::DistinctSports,
+        Field::DistinctDports,
+        Field::SynCount,
+    ];
+
+    /// The columns of a window record grouped by `group_by`, in output order.
+    pub fn fields(group_by: &[Field]) -> Vec<Field> {
+        let mut fields = vec![Field::WindowStart, Field::WindowEnd];
+        fields.extend_from_slice(group_by);
+        fields.extend_from_slice(Self::AGGREGATES);
+        fields
+    }
+
+    /// Mean frame length.
+    pub fn len_avg(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.bytes as f64 / self.count as f64
+        }
+    }
+
+    /// `len_avg / len_max`: 1 when all frames have the same length.
+    pub fn local_anomaly(&self) -> f64 {
+        if self.len_max == 0 {
+            0.0
+        } else {
+            self.len_avg() / f64::from(self.len_max)
+        }
+    }
+}
+
+impl crate::Record for WindowRecord {
+    const KIND: RecordKind = RecordKind::Window;
+
+    fn get(&self, field: Field) -> Value<'_> {
+        match field {
+            Field::WindowStart => Value::Ts(self.window_start),
+            Field::WindowEnd => Value::Ts(self.window_end),
+            Field::Src | Field::Dst | Field::Protocol | Field::Sport | Field::Dport => {
+                self.key.get(field)
+            }
+            Field::Count => Value::U64(self.count),
+            Field::Bytes => Value::U64(self.bytes),
+            Field::LenAvg => Value::F64(self.len_avg()),
+            Field::LenMax => Value::U64(self.len_max.into()),
+            Field::LocalAnomaly => Value::F64(self.local_anomaly()),
+            Field::DistinctSrcs => Value::U64(self.distinct_srcs.into()),
+            Field::DistinctDsts => Value::U64(self.distinct_dsts.into()),
+            Field::DistinctSports => Value::U64(self.distinct_sports.into()),
+            Field::DistinctDports => Value::U64(self.distinct_dports.into()),
+            Field::SynCount => Value::U64(self.syn_count),
+            _ => Value::Null,
+        }
+    }
+
+    fn event_time(&self) -> Ts {
+        self.window_end
+    }
+
+    fn sort_cmp(&self, other: &Self) -> Ordering {
+        (self.window_start, self.window_end, self.key).cmp(&(
+            other.window_start,
+            other.window_end,
+            other.key,
+        ))
+    }
+}

@@ -1,0 +1,2 @@
+//! netanom-sinks.
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! netanom-sources.
+#![deny(missing_docs)]
