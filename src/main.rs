@@ -1,1 +1,110 @@
-fn main() {}
+//! `netanom`: anomaly detection in network traffic, as YAML pipelines on
+//! Timely dataflow. See README.md for the quick start.
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit code for bad input: a config or argument problem.
+const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code for a failure while running.
+const EXIT_RUNTIME: u8 = 1;
+
+#[derive(Parser)]
+#[command(name = "netanom", version, about = "Finds anomalies in network traffic: pipelines of sources, operators and sinks on Timely dataflow")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs a pipeline.
+    Run {
+        /// The pipeline file.
+        pipeline: PathBuf,
+        /// Worker threads (per process).
+        #[arg(short = 'w', long = "workers", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
+        workers: u16,
+        /// Overrides an option: ID.KEY=VALUE (VALUE is YAML). Repeatable.
+        #[arg(long = "set", value_name = "ID.KEY=VALUE")]
+        sets: Vec<String>,
+        /// Processes in a cluster (Timely's cluster mode).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
+        processes: u16,
+        /// This process's index, from 0.
+        #[arg(long, default_value_t = 0)]
+        process: u16,
+        /// host:port of each process, one per line.
+        #[arg(long)]
+        hostfile: Option<PathBuf>,
+        /// Print no end-of-run summary.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Checks a pipeline and prints every problem as FILE:LINE:COL: ID: message.
+    Validate {
+        /// The pipeline file.
+        pipeline: PathBuf,
+        /// Overrides an option: ID.KEY=VALUE. Repeatable.
+        #[arg(long = "set", value_name = "ID.KEY=VALUE")]
+        sets: Vec<String>,
+    },
+    /// Lists the plugins with their options, defaults and docs.
+    Plugins {
+        /// Show only this plugin.
+        name: Option<String>,
+        /// Print Markdown (the README's pipeline reference).
+        #[arg(long)]
+        markdown: bool,
+    },
+    /// Prints the wired dataflow of a pipeline.
+    Graph {
+        /// The pipeline file.
+        pipeline: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = commands::graph::GraphFormat::Dot)]
+        format: commands::graph::GraphFormat,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run {
+            pipeline,
+            workers,
+            sets,
+            processes,
+            process,
+            hostfile,
+            quiet,
+        } => commands::run::run(
+            &pipeline,
+            &sets,
+            netanom_engine::RunOptions {
+                workers: workers.into(),
+                processes: processes.into(),
+                process: process.into(),
+                hostfile,
+            },
+            quiet,
+        ),
+        Command::Validate { pipeline, sets } => commands::validate::validate(&pipeline, &sets),
+        Command::Plugins { name, markdown } => commands::plugins::plugins(name.as_deref(), markdown),
+        Command::Graph { pipeline, format } => commands::graph::graph(&pipeline, format),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(commands::Failure::BadInput(message)) => {
+            eprintln!("{message}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+        Err(commands::Failure::Runtime(message)) => {
+            eprintln!("netanom: {message}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}

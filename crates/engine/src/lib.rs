@@ -1,2 +1,188 @@
-//! netanom-engine.
+//! Builds one Timely dataflow from a validated [`Pipeline`] and runs it on
+//! worker threads (and processes, in cluster mode).
+//!
+//! Every worker builds the same dataflow: sources read their share of the
+//! files, operators exchange records by key, sinks gather on worker 0. The
+//! engine only wires: what each plugin does lives in its own crate.
 #![deny(missing_docs)]
+
+mod flow;
+
+use flow::Flow;
+use netanom_config::Pipeline;
+use netanom_records::stats::Stats;
+use netanom_records::Time;
+use netanom_sources::SourceContext;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How to run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Worker threads per process.
+    pub workers: usize,
+    /// Processes in the cluster (1 = this process alone).
+    pub processes: usize,
+    /// This process's index in the cluster.
+    pub process: usize,
+    /// `host:port` per process, one per line (cluster mode).
+    pub hostfile: Option<PathBuf>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            workers: 1,
+            processes: 1,
+            process: 0,
+            hostfile: None,
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug)]
+pub struct RunSummary {
+    /// Counters and bad-input reports of this process's workers.
+    pub stats: Arc<Stats>,
+    /// Wall-clock time.
+    pub elapsed: Duration,
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// Bad command-line settings (exit code 2).
+    #[error("{0}")]
+    Usage(String),
+    /// The dataflow could not run to the end (exit code 1).
+    #[error("{0}")]
+    Runtime(String),
+}
+
+fn timely_config(opts: &RunOptions) -> Result<timely::Config, EngineError> {
+    let workers = opts.workers.max(1);
+    if opts.processes <= 1 {
+        return Ok(timely::Config::process(workers));
+    }
+    if opts.process >= opts.processes {
+        return Err(EngineError::Usage(format!(
+            "--process {} is out of range for --processes {}",
+            opts.process, opts.processes
+        )));
+    }
+    let addresses = match &opts.hostfile {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| EngineError::Usage(format!("cannot read hostfile `{}`: {e}", path.display())))?;
+            let hosts: Vec<String> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_owned)
+                .collect();
+            for (i, host) in hosts.iter().enumerate() {
+                let valid = host
+                    .rsplit_once(':')
+                    .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+                if !valid {
+                    return Err(EngineError::Usage(format!(
+                        "{}:{}: expected host:port, found `{host}`",
+                        path.display(),
+                        i + 1
+                    )));
+                }
+            }
+            if hosts.len() < opts.processes {
+                return Err(EngineError::Usage(format!(
+                    "hostfile `{}` lists {} hosts; --processes {} needs one per process",
+                    path.display(),
+                    hosts.len(),
+                    opts.processes
+                )));
+            }
+            hosts.into_iter().take(opts.processes).collect()
+        }
+        None => (0..opts.processes).map(|i| format!("127.0.0.1:{}", 2101 + i)).collect(),
+    };
+    Ok(timely::Config {
+        communication: timely::CommunicationConfig::Cluster {
+            threads: workers,
+            process: opts.process,
+            addresses,
+            report: false,
+            zerocopy: false,
+        },
+        worker: timely::WorkerConfig::default(),
+    })
+}
+
+/// Runs `pipeline` to completion.
+pub fn run(pipeline: Pipeline, opts: &RunOptions) -> Result<RunSummary, EngineError> {
+    let config = timely_config(opts)?;
+    let stats = Stats::new();
+    let pipeline = Arc::new(pipeline);
+    let started = Instant::now();
+    let worker_stats = stats.clone();
+    let guards = timely::execute(config, move |worker| {
+        let pipeline = pipeline.clone();
+        let stats = worker_stats.clone();
+        worker.dataflow::<Time, _, _>(|scope| build(scope, &pipeline, &stats));
+        while worker.has_dataflows() {
+            worker.step_or_park(None);
+        }
+    })
+    .map_err(|e| EngineError::Runtime(format!("cannot start workers: {e}")))?;
+    let mut failures = Vec::new();
+    for result in guards.join() {
+        if let Err(e) = result {
+            failures.push(e);
+        }
+    }
+    if !failures.is_empty() {
+        return Err(EngineError::Runtime(format!("a worker failed: {}", failures.join("; "))));
+    }
+    let failures = stats.failures();
+    if !failures.is_empty() {
+        return Err(EngineError::Runtime(failures.join("\n")));
+    }
+    Ok(RunSummary {
+        stats,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Wires the pipeline on one worker.
+fn build<'s>(scope: timely::dataflow::Scope<'s, Time>, pipeline: &Pipeline, stats: &Arc<Stats>) {
+    let tick = pipeline.tick();
+    let mut flows: HashMap<String, Flow<'s>> = HashMap::new();
+    for source in &pipeline.sources {
+        let ctx = SourceContext {
+            id: &source.id,
+            tick,
+            stats: stats.clone(),
+        };
+        flows.insert(source.id.clone(), Flow::Packets(source.config.build(scope, &ctx)));
+    }
+    for op in &pipeline.operators {
+        let input = Flow::concat(op.inputs.iter().filter_map(|i| flows.get(i).cloned()));
+        if let Some(input) = input {
+            if let Some(output) = input.operate(&op.id, &op.config, stats) {
+                flows.insert(op.id.clone(), output);
+            }
+        }
+    }
+    for sink in &pipeline.sinks {
+        let input = Flow::concat(sink.inputs.iter().filter_map(|i| flows.get(i).cloned()));
+        let fields = sink
+            .inputs
+            .first()
+            .map(|i| pipeline.fields_of(i))
+            .unwrap_or_default();
+        if let Some(input) = input {
+            input.sink(&sink.id, &sink.config, fields, stats);
+        }
+    }
+}

@@ -10,7 +10,7 @@ use std::str::FromStr;
 /// export holds one (resolved host names, `Broadcast`), or nothing.
 ///
 /// The variant order is the sort order: none, IPv4, IPv6, MAC, name.
-#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Addr {
     /// No address (a frame Wireshark shows with empty columns).
     #[default]
@@ -48,6 +48,65 @@ impl Addr {
         }
         text.parse()
             .unwrap_or_else(|_| Addr::Name(crate::intern::intern(text)))
+    }
+}
+
+impl Addr {
+    fn rank(&self) -> u8 {
+        match self {
+            Addr::None => 0,
+            Addr::V4(_) => 1,
+            Addr::V6(_) => 2,
+            Addr::Mac(_) => 3,
+            Addr::Name(_) => 4,
+        }
+    }
+}
+
+// Names order by text: symbol ids depend on the order names were first seen.
+impl Ord for Addr {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        match (self, other) {
+            (Addr::V4(a), Addr::V4(b)) => a.cmp(b),
+            (Addr::V6(a), Addr::V6(b)) => a.cmp(b),
+            (Addr::Mac(a), Addr::Mac(b)) => a.cmp(b),
+            (Addr::Name(a), Addr::Name(b)) if a == b => std::cmp::Ordering::Equal,
+            (Addr::Name(a), Addr::Name(b)) => {
+                crate::intern::resolve(*a).cmp(crate::intern::resolve(*b))
+            }
+            _ => self.rank().cmp(&other.rank()),
+        }
+    }
+}
+
+impl PartialOrd for Addr {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+// Names hash by text: symbols differ between processes.
+impl std::hash::Hash for Addr {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        match self {
+            Addr::None => state.write_u8(0),
+            Addr::V4(a) => {
+                state.write_u8(1);
+                state.write_u32(u32::from(*a));
+            }
+            Addr::V6(a) => {
+                state.write_u8(2);
+                state.write(&a.octets());
+            }
+            Addr::Mac(m) => {
+                state.write_u8(3);
+                state.write(m);
+            }
+            Addr::Name(id) => {
+                state.write_u8(4);
+                state.write(crate::intern::resolve(*id).as_bytes());
+            }
+        }
     }
 }
 

@@ -116,3 +116,61 @@ mod tests {
         assert_eq!(render_default(&Option::<u32>::None), "null");
     }
 }
+
+/// A problem with one plugin's configuration, found while parsing or
+/// validating it. The config crate adds the file, position and id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// The option the problem is about (`size`, `group_by.1`), if one.
+    pub key: Option<String>,
+    /// What is wrong, and what was expected.
+    pub message: String,
+}
+
+impl ConfigProblem {
+    /// A problem with option `key`.
+    pub fn at(key: &str, message: impl Into<String>) -> ConfigProblem {
+        ConfigProblem {
+            key: Some(key.to_owned()),
+            message: message.into(),
+        }
+    }
+}
+
+/// Deserializes one plugin's options (the component's mapping without
+/// `type` and `inputs`), naming the offending option on error.
+pub fn parse_options<T: serde::de::DeserializeOwned>(
+    value: serde_yaml::Value,
+) -> Result<T, ConfigProblem> {
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        let message = err.into_inner().to_string();
+        let key = (path != "." && !path.is_empty()).then_some(path);
+        // serde_yaml appends a position that is meaningless for a value
+        // already parsed; the config crate adds the real one.
+        let message = match message.find(" at line ") {
+            Some(i) => message[..i].to_string(),
+            None => message,
+        };
+        let message = match &key {
+            Some(key) => format!("{key}: {message}"),
+            None => message,
+        };
+        ConfigProblem { key, message }
+    })
+}
+
+/// A plugin's entry in `netanom plugins`.
+#[derive(Clone, Debug)]
+pub struct PluginDoc {
+    /// `source`, `operator` or `sink`.
+    pub category: &'static str,
+    /// The `type` value.
+    pub name: &'static str,
+    /// Record kinds it takes (empty for sources).
+    pub accepts: &'static [crate::RecordKind],
+    /// Record kind it produces (none for sinks).
+    pub produces: Option<crate::RecordKind>,
+    /// Description and options.
+    pub doc: StructDoc,
+}

@@ -5,16 +5,19 @@ use std::fmt;
 
 macro_rules! known_protocols {
     ($($konst:ident = $name:expr,)*) => {
+        // An enum numbers the names without recursion.
+        #[allow(non_camel_case_types, clippy::upper_case_acronyms, dead_code)]
+        #[repr(u32)]
+        enum Index { $($konst,)* }
+
         /// The names with fixed symbols, in symbol order.
         pub(crate) const KNOWN: &[&str] = &[$($name,)*];
-        known_protocols!(@consts 0u32, $($konst,)*);
+
+        $(
+            #[doc = concat!("The `", $name, "` protocol name.")]
+            pub const $konst: Protocol = Protocol(Index::$konst as u32);
+        )*
     };
-    (@consts $n:expr, $konst:ident, $($rest:ident,)*) => {
-        #[doc = concat!("The `", stringify!($konst), "` protocol name.")]
-        pub const $konst: Protocol = Protocol($n);
-        known_protocols!(@consts $n + 1u32, $($rest,)*);
-    };
-    (@consts $n:expr,) => {};
 }
 
 /// A protocol name (`TCP`, `DNS`, `TLSv1.3`, ...), interned.
@@ -23,7 +26,7 @@ macro_rules! known_protocols {
 /// example one read from a CSV export, is interned on first sight with
 /// [`Protocol::new`]. Ordering compares names, not symbols, so that sorted
 /// output does not depend on the order names were first seen in.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Protocol(u32);
 
 known_protocols! {
@@ -72,6 +75,99 @@ known_protocols! {
     PIMV2 = "PIMv2",
     VRRP = "VRRP",
     BOOTP = "BOOTP",
+    X11 = "X11",
+    LDAP = "LDAP",
+    EAP = "EAP",
+    EAPOL = "EAPOL",
+    BROWSER = "BROWSER",
+    NBSS = "NBSS",
+    NBDGM = "NBDGM",
+    NFS = "NFS",
+    RPC = "RPC",
+    SLARP = "SLARP",
+    XID = "XID",
+    DTP = "DTP",
+    LOOP = "LOOP",
+    PPTP = "PPTP",
+    WIREGUARD = "WireGuard",
+    ISAKMP = "ISAKMP",
+    MYSQL = "MySQL",
+    PPP_LCP = "PPP LCP",
+    PPP_IPCP = "PPP IPCP",
+    PPP_IPV6CP = "PPP IPV6CP",
+    PPP_CHAP = "PPP CHAP",
+    PPP_PAP = "PPP PAP",
+    PPP_CCP = "PPP CCP",
+    PPP_COMP = "PPP Comp",
+    PPP = "PPP",
+    PPPOED = "PPPoED",
+    AOE = "AoE",
+    BABEL = "Babel",
+    DB_LSP_DISC = "DB-LSP-DISC/JSON",
+    RARP = "RARP",
+    SNMP = "SNMP",
+    TFTP = "TFTP",
+    SYSLOG = "Syslog",
+    RIPV1 = "RIPv1",
+    RIPV2 = "RIPv2",
+    SIP = "SIP",
+    RADIUS = "RADIUS",
+    STUN = "STUN",
+    IPX = "IPX",
+    NETBIOS = "NetBIOS",
+    PIMV1 = "PIMv1",
+    DVMRP = "DVMRP",
+    LACP = "LACP",
+    IEEE_802_11 = "802.11",
+    IEEE_802_15_4 = "IEEE 802.15.4",
+    BACNET = "BACnet",
+    DBUS = "D-Bus",
+    VSOCKET = "vSocket",
+    NETLINK = "Netlink",
+    ATM = "ATM",
+    FR = "FR",
+    Q933 = "Q.933",
+    L2TP = "L2TP",
+    EIGRP = "EIGRP",
+    AH = "AH",
+    DCCP = "DCCP",
+    UDPLITE = "UDPlite",
+    RSVP = "RSVP",
+    SMTP = "SMTP",
+    FTP = "FTP",
+    POP = "POP",
+    IMAP = "IMAP",
+    TELNET = "TELNET",
+    PTPV2 = "PTPv2",
+    CFLOW = "CFLOW",
+    KRB5 = "KRB5",
+    MPLS = "MPLS",
+    SLL = "SLL",
+    NULL = "NULL",
+    SSLV2_OR_3 = "SSL",
+    TLS = "TLS",
+    WOL = "WOL",
+    SFLOW = "sFlow",
+    MIPV6 = "MIPv6",
+    IPCOMP = "IPComp",
+    HIP = "HIP",
+    HSRP = "HSRP",
+    CARP = "CARP",
+    IGMP = "IGMP",
+    MRDISC = "MRDISC",
+    MTRACE = "MTRACE",
+    RIPNG = "RIPng",
+    VXLAN = "VXLAN",
+    LISP = "LISP",
+    BFD = "BFD Control",
+    GTP = "GTP",
+    CLDAP = "CLDAP",
+    COAP = "CoAP",
+    SRVLOC = "SRVLOC",
+    WSD = "WS-Discovery",
+    MSMMS = "MSMMS",
+    RTCP = "RTCP",
+    BJNP = "BJNP",
 }
 
 impl Protocol {
@@ -98,6 +194,18 @@ impl Protocol {
 impl Default for Protocol {
     fn default() -> Self {
         NONE
+    }
+}
+
+// Hashes by name for interned names: symbols differ between processes, and
+// keys are routed to workers by hash.
+impl std::hash::Hash for Protocol {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        if (self.0 as usize) < KNOWN.len() {
+            self.0.hash(state)
+        } else {
+            self.name().hash(state)
+        }
     }
 }
 

@@ -3,6 +3,21 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// The Timely timestamp of a pipeline: event time in nanoseconds, floored
+/// to the pipeline's tick (the greatest common divisor of its window sizes
+/// and slides) and clamped at zero. Records carry their exact [`Ts`].
+pub type Time = u64;
+
+/// Floors an event time to a multiple of `tick` nanoseconds (clamped at 0).
+pub fn to_time(ts: Ts, tick: u64) -> Time {
+    let t = ts.0.max(0) as u64;
+    if tick <= 1 {
+        t
+    } else {
+        t - t % tick
+    }
+}
+
 /// A point in event time: nanoseconds since the Unix epoch for captures,
 /// or since whatever origin a CSV export's Time column uses ("as given").
 ///

@@ -1,2 +1,87 @@
-//! netanom-sinks.
+//! Sink plugins: where records leave the pipeline.
+//!
+//! One file per plugin, holding its config struct and its Timely operator.
+//! Adding one = a file, a variant of [`SinkConfig`], and an arm in each
+//! `match` below.
 #![deny(missing_docs)]
+
+pub mod console;
+pub mod file;
+mod gather;
+
+pub use console::ConsoleConfig;
+pub use file::FileConfig;
+
+use netanom_records::doc::{parse_options, ConfigProblem, Describe, PluginDoc};
+use netanom_records::RecordKind;
+
+/// The `type`s of sink, in `netanom plugins` order.
+pub const TYPES: &[&str] = &["file", "console"];
+
+const ALL_KINDS: &[RecordKind] = &[RecordKind::Packet, RecordKind::Window];
+
+/// A sink's configuration, by `type`.
+#[derive(Clone, Debug)]
+pub enum SinkConfig {
+    /// `type: file`.
+    File(FileConfig),
+    /// `type: console`.
+    Console(ConsoleConfig),
+}
+
+impl SinkConfig {
+    /// The `type` value.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            SinkConfig::File(_) => "file",
+            SinkConfig::Console(_) => "console",
+        }
+    }
+
+    /// Parses the options of a sink of type `ty`.
+    pub fn parse(ty: &str, options: serde_yaml::Value) -> Result<Self, ConfigProblem> {
+        match ty {
+            "file" => parse_options(options).map(SinkConfig::File),
+            "console" => parse_options(options).map(SinkConfig::Console),
+            other => Err(ConfigProblem::at(
+                "type",
+                format!("unknown sink type `{other}`; known types: {}", TYPES.join(", ")),
+            )),
+        }
+    }
+
+    /// Plugin-specific checks.
+    pub fn validate(&self) -> Vec<ConfigProblem> {
+        match self {
+            SinkConfig::File(c) => c.validate(),
+            SinkConfig::Console(_) => Vec::new(),
+        }
+    }
+
+    /// Whether the sink can take records of `kind`.
+    pub fn accepts(&self, kind: RecordKind) -> bool {
+        match self {
+            SinkConfig::File(_) | SinkConfig::Console(_) => ALL_KINDS.contains(&kind),
+        }
+    }
+}
+
+/// Every sink's documentation.
+pub fn docs() -> Vec<PluginDoc> {
+    vec![
+        PluginDoc {
+            category: "sink",
+            name: "file",
+            accepts: ALL_KINDS,
+            produces: None,
+            doc: FileConfig::describe(),
+        },
+        PluginDoc {
+            category: "sink",
+            name: "console",
+            accepts: ALL_KINDS,
+            produces: None,
+            doc: ConsoleConfig::describe(),
+        },
+    ]
+}

@@ -1,0 +1,65 @@
+//! Typed streams between components: one variant per record kind, so each
+//! plugin gets a concrete `Stream` and the engine checks kinds once.
+
+use netanom_operators::OperatorConfig;
+use netanom_records::stats::Stats;
+use netanom_records::{Field, Packet, Time, WindowRecord};
+use netanom_sinks::SinkConfig;
+use std::sync::Arc;
+use timely::dataflow::operators::Concatenate;
+use timely::dataflow::Stream;
+
+/// A stream of one record kind.
+#[derive(Clone)]
+pub(crate) enum Flow<'s> {
+    Packets(Stream<'s, Time, Vec<Packet>>),
+    Windows(Stream<'s, Time, Vec<WindowRecord>>),
+}
+
+impl<'s> Flow<'s> {
+    /// Merges flows of one kind (validation guarantees they agree).
+    pub(crate) fn concat(flows: impl Iterator<Item = Flow<'s>>) -> Option<Flow<'s>> {
+        let flows: Vec<Flow<'s>> = flows.collect();
+        let first = flows.first()?.clone();
+        if flows.len() == 1 {
+            return Some(first);
+        }
+        Some(match first {
+            Flow::Packets(s) => {
+                let scope = s.scope();
+                Flow::Packets(scope.concatenate(flows.into_iter().filter_map(|f| match f {
+                    Flow::Packets(s) => Some(s),
+                    _ => None,
+                })))
+            }
+            Flow::Windows(s) => {
+                let scope = s.scope();
+                Flow::Windows(scope.concatenate(flows.into_iter().filter_map(|f| match f {
+                    Flow::Windows(s) => Some(s),
+                    _ => None,
+                })))
+            }
+        })
+    }
+
+    /// Applies an operator; `None` when it cannot take this kind (which
+    /// validation rules out).
+    pub(crate) fn operate(self, id: &str, config: &OperatorConfig, stats: &Arc<Stats>) -> Option<Flow<'s>> {
+        match (config, self) {
+            (OperatorConfig::Window(w), Flow::Packets(s)) => {
+                Some(Flow::Windows(w.build(id, s, stats.component(id))))
+            }
+            (OperatorConfig::Window(_), Flow::Windows(_)) => None,
+        }
+    }
+
+    /// Attaches a sink.
+    pub(crate) fn sink(self, id: &str, config: &SinkConfig, fields: Vec<Field>, stats: &Arc<Stats>) {
+        match (config, self) {
+            (SinkConfig::File(f), Flow::Packets(s)) => f.build(id, s, fields, stats.clone()),
+            (SinkConfig::File(f), Flow::Windows(s)) => f.build(id, s, fields, stats.clone()),
+            (SinkConfig::Console(c), Flow::Packets(s)) => c.build(id, s),
+            (SinkConfig::Console(c), Flow::Windows(s)) => c.build(id, s),
+        }
+    }
+}

@@ -1,0 +1,350 @@
+//! `window`: event-time windows per group, the notebook's core table.
+//!
+//! Packets are routed to workers by their group key (a deterministic
+//! hash), aggregated per window, and each window is emitted exactly once,
+//! at Timely time `window_end`, when the input frontier passes its end.
+
+use netanom_records::doc::ConfigProblem;
+use netanom_records::field::Field;
+use netanom_records::hash::{stable_hash, FxHashMap};
+use netanom_records::stats::ComponentStats;
+use netanom_records::time::to_time;
+use netanom_records::window::GROUPABLE;
+use netanom_records::{Addr, Duration, GroupKey, Packet, Time, Ts, WindowRecord};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::Capability;
+use timely::dataflow::Stream;
+
+/// Cuts event-time windows and aggregates the packets of each window per
+/// group: count, bytes, mean and max length, distinct addresses and ports,
+/// SYNs. Tumbling with `size` alone (`[k*size, (k+1)*size)`), hopping with
+/// `slide` (a packet then counts in every window that covers it).
+#[derive(Clone, Debug, Serialize, Deserialize, netanom_derive::Describe)]
+#[serde(deny_unknown_fields)]
+pub struct WindowConfig {
+    /// Window length, like `10ms` or `1s`.
+    pub size: Duration,
+    /// Distance between window starts, at most `size`; leave out for
+    /// tumbling windows (slide = size).
+    #[serde(default)]
+    pub slide: Option<Duration>,
+    /// Fields that make a group: any of src, dst, protocol, sport, dport.
+    #[serde(default = "default_group_by")]
+    pub group_by: Vec<Field>,
+}
+
+fn default_group_by() -> Vec<Field> {
+    vec![Field::Src, Field::Dst, Field::Protocol]
+}
+
+impl WindowConfig {
+    /// The hop between windows (= `size` when tumbling).
+    pub fn slide(&self) -> Duration {
+        self.slide.unwrap_or(self.size)
+    }
+
+    /// The output columns.
+    pub fn fields(&self) -> Vec<Field> {
+        WindowRecord::fields(&self.group_by)
+    }
+
+    /// Checks sizes and grouping fields.
+    pub fn validate(&self) -> Vec<ConfigProblem> {
+        let mut problems = Vec::new();
+        if self.size.nanos() == 0 {
+            problems.push(ConfigProblem::at("size", "size: must be greater than 0"));
+        }
+        if let Some(slide) = self.slide {
+            if slide.nanos() == 0 || slide > self.size {
+                problems.push(ConfigProblem::at(
+                    "slide",
+                    format!("slide: must be greater than 0 and at most size ({})", self.size),
+                ));
+            }
+        }
+        for (i, field) in self.group_by.iter().enumerate() {
+            if !GROUPABLE.contains(field) {
+                problems.push(ConfigProblem::at(
+                    "group_by",
+                    format!(
+                        "group_by: cannot group by `{field}`; expected any of {}",
+                        GROUPABLE.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            } else if self.group_by[..i].contains(field) {
+                problems.push(ConfigProblem::at(
+                    "group_by",
+                    format!("group_by: `{field}` is listed twice"),
+                ));
+            }
+        }
+        problems
+    }
+
+    /// Builds the operator on `input`.
+    pub fn build<'s>(
+        &self,
+        name: &str,
+        input: Stream<'s, Time, Vec<Packet>>,
+        stats: Arc<ComponentStats>,
+    ) -> Stream<'s, Time, Vec<WindowRecord>> {
+        let spec = Spec::new(self);
+        let route = spec.clone();
+        let exchange = Exchange::new(move |p: &Packet| stable_hash(&route.key(p)));
+        input.unary_frontier::<timely::container::CapacityContainerBuilder<Vec<WindowRecord>>, _, _, _>(
+            exchange,
+            name,
+            move |_cap, _info| {
+                let mut open: BTreeMap<Time, Open> = BTreeMap::new();
+                move |(input, frontier), output| {
+                    input.for_each(|cap, batch| {
+                        let now = cap.least().copied().unwrap_or_default();
+                        for packet in batch.drain(..) {
+                            let key = spec.key(&packet);
+                            let mut late = 0;
+                            spec.for_each_window(packet.ts, |start, end| {
+                                let end_time = to_time(end, 1);
+                                if end_time <= now {
+                                    late += 1;
+                                    return;
+                                }
+                                let window = open.entry(end_time).or_insert_with(|| Open {
+                                    cap: cap.delayed(&end_time, 0),
+                                    start,
+                                    end,
+                                    groups: FxHashMap::default(),
+                                });
+                                window.groups.entry(key).or_default().add(&packet, &spec);
+                            });
+                            if late > 0 {
+                                ComponentStats::add(&stats.late, late);
+                            }
+                        }
+                    });
+                    // Emit every window whose end the frontier has passed.
+                    while let Some(entry) = open.first_entry() {
+                        if frontier.less_than(entry.key()) {
+                            break;
+                        }
+                        let window = entry.remove();
+                        let mut session = output.session(&window.cap);
+                        let mut emitted = 0;
+                        for (key, acc) in window.groups {
+                            session.give(acc.finish(window.start, window.end, key, &spec));
+                            emitted += 1;
+                        }
+                        ComponentStats::add(&stats.records_out, emitted);
+                    }
+                }
+            },
+        )
+    }
+}
+
+struct Open {
+    cap: Capability<Time>,
+    start: Ts,
+    end: Ts,
+    groups: FxHashMap<GroupKey, Acc>,
+}
+
+/// What the operator needs of the config, cheap to clone into closures.
+#[derive(Clone)]
+struct Spec {
+    size: i64,
+    slide: i64,
+    by_src: bool,
+    by_dst: bool,
+    by_protocol: bool,
+    by_sport: bool,
+    by_dport: bool,
+}
+
+impl Spec {
+    fn new(config: &WindowConfig) -> Spec {
+        let has = |f| config.group_by.contains(&f);
+        let clamp = |d: Duration| i64::try_from(d.nanos()).unwrap_or(i64::MAX).max(1);
+        Spec {
+            size: clamp(config.size),
+            slide: clamp(config.slide()),
+            by_src: has(Field::Src),
+            by_dst: has(Field::Dst),
+            by_protocol: has(Field::Protocol),
+            by_sport: has(Field::Sport),
+            by_dport: has(Field::Dport),
+        }
+    }
+
+    fn key(&self, p: &Packet) -> GroupKey {
+        GroupKey {
+            src: if self.by_src { p.src } else { Addr::None },
+            dst: if self.by_dst { p.dst } else { Addr::None },
+            protocol: if self.by_protocol { p.protocol } else { Default::default() },
+            sport: if self.by_sport { p.sport } else { None },
+            dport: if self.by_dport { p.dport } else { None },
+        }
+    }
+
+    /// Calls `f(start, end)` for each window `[k*slide, k*slide + size)`
+    /// that contains `ts`, earliest first.
+    fn for_each_window(&self, ts: Ts, mut f: impl FnMut(Ts, Ts)) {
+        let t = ts.0;
+        // The last window starting at or before t, then back while it covers t.
+        let mut start = t.div_euclid(self.slide).saturating_mul(self.slide);
+        let mut starts = [0i64; 64];
+        let mut n = 0;
+        while start.saturating_add(self.size) > t && n < starts.len() {
+            starts[n] = start;
+            n += 1;
+            start = start.saturating_sub(self.slide);
+        }
+        for &s in starts[..n].iter().rev() {
+            f(Ts(s), Ts(s.saturating_add(self.size)));
+        }
+    }
+}
+
+/// A small set that stays a vector until it grows.
+#[derive(Default)]
+struct Distinct<T: std::hash::Hash + Eq + Copy> {
+    small: Vec<T>,
+    large: Option<std::collections::HashSet<T, netanom_records::hash::FxBuildHasher>>,
+}
+
+impl<T: std::hash::Hash + Eq + Copy> Distinct<T> {
+    fn insert(&mut self, value: T) {
+        if let Some(large) = &mut self.large {
+            large.insert(value);
+        } else if !self.small.contains(&value) {
+            if self.small.len() < 16 {
+                self.small.push(value);
+            } else {
+                let mut large: std::collections::HashSet<T, _> = self.small.drain(..).collect();
+                large.insert(value);
+                self.large = Some(large);
+            }
+        }
+    }
+
+    fn len(&self) -> u32 {
+        let n = self.large.as_ref().map_or(self.small.len(), |l| l.len());
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+}
+
+#[derive(Default)]
+struct Acc {
+    count: u64,
+    bytes: u64,
+    len_max: u32,
+    syn_count: u64,
+    srcs: Distinct<Addr>,
+    dsts: Distinct<Addr>,
+    sports: Distinct<u16>,
+    dports: Distinct<u16>,
+}
+
+impl Acc {
+    fn add(&mut self, p: &Packet, spec: &Spec) {
+        self.count += 1;
+        self.bytes += u64::from(p.length);
+        self.len_max = self.len_max.max(p.length);
+        if p.is_syn() {
+            self.syn_count += 1;
+        }
+        // A grouped field has one value per group: no set needed.
+        if !spec.by_src && !p.src.is_none() {
+            self.srcs.insert(p.src);
+        }
+        if !spec.by_dst && !p.dst.is_none() {
+            self.dsts.insert(p.dst);
+        }
+        if !spec.by_sport {
+            if let Some(port) = p.sport {
+                self.sports.insert(port);
+            }
+        }
+        if !spec.by_dport {
+            if let Some(port) = p.dport {
+                self.dports.insert(port);
+            }
+        }
+    }
+
+    fn finish(self, start: Ts, end: Ts, key: GroupKey, spec: &Spec) -> WindowRecord {
+        let one_if = |grouped: bool, present: bool, set: u32| {
+            if grouped {
+                u32::from(present)
+            } else {
+                set
+            }
+        };
+        WindowRecord {
+            window_start: start,
+            window_end: end,
+            key,
+            count: self.count,
+            bytes: self.bytes,
+            len_max: self.len_max,
+            distinct_srcs: one_if(spec.by_src, !key.src.is_none(), self.srcs.len()),
+            distinct_dsts: one_if(spec.by_dst, !key.dst.is_none(), self.dsts.len()),
+            distinct_sports: one_if(spec.by_sport, key.sport.is_some(), self.sports.len()),
+            distinct_dports: one_if(spec.by_dport, key.dport.is_some(), self.dports.len()),
+            syn_count: self.syn_count,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(size: u64, slide: u64) -> Spec {
+        Spec::new(&WindowConfig {
+            size: Duration(size),
+            slide: Some(Duration(slide)),
+            group_by: default_group_by(),
+        })
+    }
+
+    fn windows(s: &Spec, t: i64) -> Vec<(i64, i64)> {
+        let mut out = Vec::new();
+        s.for_each_window(Ts(t), |a, b| out.push((a.0, b.0)));
+        out
+    }
+
+    #[test]
+    fn tumbling_assignment() {
+        let s = spec(10, 10);
+        assert_eq!(windows(&s, 0), vec![(0, 10)]);
+        assert_eq!(windows(&s, 9), vec![(0, 10)]);
+        assert_eq!(windows(&s, 10), vec![(10, 20)]);
+        assert_eq!(windows(&s, -1), vec![(-10, 0)]);
+    }
+
+    #[test]
+    fn hopping_assignment() {
+        let s = spec(10, 5);
+        assert_eq!(windows(&s, 7), vec![(0, 10), (5, 15)]);
+        assert_eq!(windows(&s, 5), vec![(0, 10), (5, 15)]);
+        assert_eq!(windows(&s, 4), vec![(-5, 5), (0, 10)]);
+        let s = spec(10, 3);
+        // windows starting at 0,3,6,9 cover 9
+        assert_eq!(windows(&s, 9), vec![(0, 10), (3, 13), (6, 16), (9, 19)]);
+    }
+
+    #[test]
+    fn validation() {
+        let c = WindowConfig {
+            size: Duration(0),
+            slide: Some(Duration(5)),
+            group_by: vec![Field::Src, Field::Count, Field::Src],
+        };
+        let problems = c.validate();
+        assert_eq!(problems.len(), 4, "{problems:?}");
+    }
+}

@@ -1,0 +1,182 @@
+//! `file`: writes records to one CSV or JSON Lines file.
+
+use crate::gather::gather_sorted;
+use netanom_records::doc::ConfigProblem;
+use netanom_records::stats::{ComponentStats, Stats};
+use netanom_records::write::{csv_header, csv_row, json_row};
+use netanom_records::{Field, Record, Time};
+use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use timely::dataflow::Stream;
+use timely::ExchangeData;
+
+/// Writes every record of its inputs to one file, gathered from all
+/// workers in a deterministic order (by event time, then by the record's
+/// fields), so the file is byte-identical whatever the number of workers.
+/// The file is written under a temporary name (`PATH.partial`) and renamed
+/// to `path` when the run completes: a reader never sees half a file.
+#[derive(Clone, Debug, Serialize, Deserialize, netanom_derive::Describe)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Output file; parent directories are created.
+    pub path: PathBuf,
+    /// `csv` or `jsonl`; by default from the extension (`.jsonl`, `.json`,
+    /// `.ndjson` give jsonl, anything else csv).
+    #[serde(default)]
+    pub format: Option<Format>,
+}
+
+/// An output encoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Comma-separated values with a header line (RFC 4180 quoting).
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+impl FileConfig {
+    /// The encoding: `format`, or guessed from the extension.
+    pub fn format(&self) -> Format {
+        self.format.unwrap_or_else(|| {
+            match self.path.extension().and_then(|e| e.to_str()) {
+                Some("jsonl" | "json" | "ndjson") => Format::Jsonl,
+                _ => Format::Csv,
+            }
+        })
+    }
+
+    /// Checks the path.
+    pub fn validate(&self) -> Vec<ConfigProblem> {
+        let mut problems = Vec::new();
+        if self.path.as_os_str().is_empty() {
+            problems.push(ConfigProblem::at("path", "path: must not be empty"));
+        } else if self.path.is_dir() {
+            problems.push(ConfigProblem::at(
+                "path",
+                format!("path: `{}` is a directory; expected a file name", self.path.display()),
+            ));
+        }
+        problems
+    }
+
+    /// Builds the sink on `input`, whose records have columns `fields`.
+    pub fn build<'s, R: Record + ExchangeData>(
+        &self,
+        name: &str,
+        input: Stream<'s, Time, Vec<R>>,
+        fields: Vec<Field>,
+        stats: Arc<Stats>,
+    ) {
+        let component = stats.component(name);
+        let writer = if input.scope().index() == 0 {
+            match Writer::create(&self.path, self.format(), &fields) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    stats.fail(format!("{name}: {e}"));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let writer = std::rc::Rc::new(std::cell::RefCell::new(writer));
+        let on_done_writer = writer.clone();
+        let fail_stats = stats.clone();
+        let done_stats = stats;
+        let id = name.to_owned();
+        let done_id = id.clone();
+        gather_sorted(
+            input,
+            name,
+            move |_time, records: &mut Vec<R>| {
+                let mut slot = writer.borrow_mut();
+                if let Some(w) = slot.as_mut() {
+                    if let Err(e) = w.write(records) {
+                        fail_stats.fail(format!("{id}: {e}"));
+                        *slot = None;
+                        return;
+                    }
+                    ComponentStats::add(&component.records_out, records.len() as u64);
+                }
+            },
+            move || {
+                if let Some(w) = on_done_writer.borrow_mut().take() {
+                    if let Err(e) = w.finish() {
+                        done_stats.fail(format!("{done_id}: {e}"));
+                    }
+                }
+            },
+        );
+    }
+}
+
+/// A file being written under its temporary name.
+struct Writer {
+    out: std::io::BufWriter<File>,
+    buf: Vec<u8>,
+    fields: Vec<Field>,
+    format: Format,
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
+impl Writer {
+    fn create(path: &Path, format: Format, fields: &[Field]) -> std::io::Result<Writer> {
+        let with_path = |e: std::io::Error| {
+            std::io::Error::new(e.kind(), format!("cannot write `{}`: {e}", path.display()))
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(with_path)?;
+        }
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".partial");
+        let tmp = PathBuf::from(tmp);
+        let file = File::create(&tmp).map_err(with_path)?;
+        let mut writer = Writer {
+            out: std::io::BufWriter::with_capacity(1 << 20, file),
+            buf: Vec::with_capacity(1 << 16),
+            fields: fields.to_vec(),
+            format,
+            tmp,
+            path: path.to_owned(),
+        };
+        if format == Format::Csv {
+            csv_header(fields, &mut writer.buf);
+            writer.out.write_all(&writer.buf).map_err(with_path)?;
+        }
+        Ok(writer)
+    }
+
+    fn write<R: Record>(&mut self, records: &[R]) -> std::io::Result<()> {
+        for record in records {
+            self.buf.clear();
+            match self.format {
+                Format::Csv => csv_row(record, &self.fields, &mut self.buf),
+                Format::Jsonl => json_row(record, &self.fields, &mut self.buf),
+            }
+            self.out.write_all(&self.buf).map_err(|e| self.error(e))?;
+        }
+        Ok(())
+    }
+
+    fn error(&self, e: std::io::Error) -> std::io::Error {
+        std::io::Error::new(e.kind(), format!("cannot write `{}`: {e}", self.tmp.display()))
+    }
+
+    /// Flushes, syncs and renames to the final name.
+    fn finish(mut self) -> std::io::Result<()> {
+        self.out.flush().map_err(|e| self.error(e))?;
+        self.out.get_ref().sync_all().map_err(|e| self.error(e))?;
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot rename `{}` to `{}`: {e}", self.tmp.display(), self.path.display()),
+            )
+        })
+    }
+}

@@ -1,0 +1,126 @@
+//! Event time for sources: which Timely time each record is sent at, and
+//! which worker decodes it, decided from the file alone so that results do
+//! not depend on the number of workers.
+//!
+//! Within one file, a record is sent at `max(ts, watermark)` floored to the
+//! tick, where the watermark is the largest timestamp seen earlier in the
+//! same file minus `out_of_order`. A record more than `out_of_order` older
+//! than the newest one before it is therefore sent late, and a window that
+//! has already closed counts it as late instead of including it. Because
+//! the rule depends only on the file's content, it is the same whichever
+//! worker reads the file.
+
+use netanom_records::time::to_time;
+use netanom_records::{Time, Ts};
+
+/// Records per chunk when a large file is split over workers.
+pub const CHUNK: u64 = 8192;
+
+/// Per-file event-time bookkeeping.
+#[derive(Clone, Debug)]
+pub struct FileClock {
+    tick: u64,
+    out_of_order: i64,
+    max_ts: Option<i64>,
+}
+
+impl FileClock {
+    /// A clock for a new file.
+    pub fn new(tick: u64, out_of_order: u64) -> FileClock {
+        FileClock {
+            tick: tick.max(1),
+            out_of_order: i64::try_from(out_of_order).unwrap_or(i64::MAX),
+            max_ts: None,
+        }
+    }
+
+    fn watermark(&self) -> Option<i64> {
+        self.max_ts.map(|m| m.saturating_sub(self.out_of_order))
+    }
+
+    /// The Timely time to send a record with timestamp `ts` at; call once
+    /// per record, in file order.
+    pub fn observe(&mut self, ts: Ts) -> Time {
+        let at = match self.watermark() {
+            Some(w) => ts.0.max(w),
+            None => ts.0,
+        };
+        self.max_ts = Some(self.max_ts.map_or(ts.0, |m| m.max(ts.0)));
+        to_time(Ts(at), self.tick)
+    }
+
+    /// A lower bound of the times of records not yet observed, if any were.
+    pub fn floor(&self) -> Option<Time> {
+        self.watermark().map(|w| to_time(Ts(w), self.tick))
+    }
+
+    /// The floor before a file's first record, whose timestamp is `first`.
+    pub fn start_floor(first: Ts, tick: u64) -> Time {
+        to_time(first, tick.max(1))
+    }
+}
+
+/// Which worker decodes which records of which file.
+#[derive(Clone, Copy, Debug)]
+pub struct Assignment {
+    /// This worker's global index.
+    pub index: usize,
+    /// All workers of all processes.
+    pub peers: usize,
+}
+
+impl Assignment {
+    /// Whether this worker reads file number `file` at all.
+    pub fn reads(&self, file: usize, split: bool) -> bool {
+        split || file % self.peers == self.index
+    }
+
+    /// The worker that decodes record `record` of file `file`.
+    pub fn owner(&self, file: usize, split: bool, record: u64) -> usize {
+        if split {
+            ((file as u64 + record / CHUNK) % self.peers as u64) as usize
+        } else {
+            file % self.peers
+        }
+    }
+
+    /// Whether this worker decodes record `record` of file `file`.
+    pub fn mine(&self, file: usize, split: bool, record: u64) -> bool {
+        self.owner(file, split, record) == self.index
+    }
+
+    /// The worker that reports file-level events (open errors, truncation).
+    pub fn reporter(&self, file: usize) -> usize {
+        file % self.peers
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn late_records_are_held_at_the_watermark() {
+        let mut c = FileClock::new(10, 5);
+        assert_eq!(c.observe(Ts(100)), 100);
+        assert_eq!(c.observe(Ts(120)), 120);
+        // 3 behind the max (within out_of_order): its own time
+        assert_eq!(c.observe(Ts(117)), 110);
+        // 20 behind: sent at the watermark 115, floored
+        assert_eq!(c.observe(Ts(100)), 110);
+        assert_eq!(c.floor(), Some(110));
+        c.observe(Ts(200));
+        assert_eq!(c.floor(), Some(190));
+    }
+
+    #[test]
+    fn chunks_rotate_over_workers() {
+        let a = Assignment { index: 1, peers: 2 };
+        assert!(a.reads(0, true));
+        assert!(!a.reads(0, false));
+        assert!(a.reads(1, false));
+        assert!(!a.mine(0, true, 0));
+        assert!(a.mine(0, true, CHUNK));
+        assert!(a.mine(1, true, 0));
+    }
+}

@@ -1,0 +1,526 @@
+//! `csv`: Wireshark's "Export Packet Dissections as CSV" files, and the
+//! notebook's layout.
+
+use crate::driver::{file_source, RecordReader, Spec, Step};
+use crate::SourceContext;
+use netanom_records::doc::ConfigProblem;
+use netanom_records::stats::BadInput;
+use netanom_records::{Addr, Duration, Packet, Protocol, Time, Ts};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use timely::dataflow::{Scope, Stream};
+
+/// Reads CSV exports of packet lists: Wireshark's
+/// (`"No.","Time","Source","Destination","Protocol","Length","Info"`) or the
+/// notebook's (`n,Time,Source,Destination,Protocol,Length`). Columns are
+/// found by their header names; `columns` maps any other header. `Time` is
+/// decimal seconds as given (relative or epoch) or a date and time
+/// (`2024-03-01 12:00:00.000050`, UTC). A row that cannot be read is
+/// counted and reported with its line number, and reading goes on.
+#[derive(Clone, Debug, Serialize, Deserialize, netanom_derive::Describe)]
+#[serde(deny_unknown_fields)]
+pub struct CsvConfig {
+    /// A file, a directory (every file in it) or a glob (`exports/*.csv`).
+    pub path: PathBuf,
+    /// Header names for record fields, overriding the built-in names: keys
+    /// among ts, src, dst, protocol, length, info, sport, dport, tcp_flags.
+    #[serde(default)]
+    pub columns: BTreeMap<String, String>,
+    /// How far a row's time may fall behind the newest time before it in
+    /// the same file and still count in its window.
+    #[serde(default = "default_out_of_order")]
+    pub out_of_order: Duration,
+    /// When to split a file over workers: `auto` (files of 32 MiB and
+    /// more), `always`, `never`.
+    #[serde(default)]
+    pub split: Split,
+    /// Keep the Info column in packet records (it can hold addresses).
+    #[serde(default = "yes")]
+    pub info: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The default `out_of_order`.
+pub fn default_out_of_order() -> Duration {
+    Duration::from_secs(1)
+}
+
+/// When files are split over workers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    /// Files of [`SPLIT_BYTES`] and more.
+    #[default]
+    Auto,
+    /// Every file (all workers read it, each decodes its own chunks).
+    Always,
+    /// No file: one worker reads each file.
+    Never,
+}
+
+/// The size from which `split: auto` splits a file.
+pub const SPLIT_BYTES: u64 = 32 << 20;
+
+impl Split {
+    /// Whether to split these files.
+    pub fn decide(self, files: &[PathBuf]) -> bool {
+        match self {
+            Split::Always => true,
+            Split::Never => false,
+            Split::Auto => files
+                .iter()
+                .any(|f| std::fs::metadata(f).is_ok_and(|m| m.len() >= SPLIT_BYTES)),
+        }
+    }
+}
+
+/// Record fields a CSV column can fill, with the header names found by
+/// default (compared case-insensitively).
+const COLUMN_NAMES: &[(&str, &[&str])] = &[
+    ("ts", &["time", "ts", "frame.time_epoch", "frame.time_relative", "_ws.col.time"]),
+    ("src", &["source", "src", "_ws.col.source", "_ws.col.def_src"]),
+    ("dst", &["destination", "dst", "_ws.col.destination", "_ws.col.def_dst"]),
+    ("protocol", &["protocol", "_ws.col.protocol"]),
+    ("length", &["length", "frame.len", "_ws.col.length"]),
+    ("info", &["info", "_ws.col.info"]),
+    ("sport", &["source port", "src port", "srcport", "sport", "tcp.srcport", "udp.srcport"]),
+    ("dport", &["destination port", "dest port", "dstport", "dport", "tcp.dstport", "udp.dstport"]),
+    ("tcp_flags", &["tcp_flags", "tcp.flags", "tcp flags"]),
+];
+const REQUIRED: &[&str] = &["ts", "src", "dst", "protocol", "length"];
+
+/// Longest line accepted; a longer one is reported and skipped.
+pub const MAX_LINE: usize = 1 << 20;
+
+impl CsvConfig {
+    /// Checks the path and column names.
+    pub fn validate(&self) -> Vec<ConfigProblem> {
+        let mut problems = Vec::new();
+        if let Err(e) = crate::files::expand(&self.path) {
+            problems.push(ConfigProblem::at("path", format!("path: {e}")));
+        }
+        for key in self.columns.keys() {
+            if !COLUMN_NAMES.iter().any(|(k, _)| k == key) {
+                problems.push(ConfigProblem::at(
+                    "columns",
+                    format!(
+                        "columns: unknown field `{key}`; expected any of {}",
+                        COLUMN_NAMES.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
+        }
+        problems
+    }
+
+    /// Builds the source.
+    pub fn build<'s>(&self, scope: Scope<'s, Time>, ctx: &SourceContext) -> Stream<'s, Time, Vec<Packet>> {
+        let files = crate::files::expand(&self.path).unwrap_or_default();
+        let split = self.split.decide(&files);
+        let spec = Spec {
+            files,
+            split,
+            tick: ctx.tick,
+            out_of_order: self.out_of_order.nanos(),
+        };
+        let columns = Columns {
+            overrides: self.columns.clone(),
+            keep_info: self.info,
+        };
+        file_source::<CsvReader>(scope, ctx.id, spec, columns, ctx.stats.component(ctx.id))
+    }
+}
+
+/// The column settings of a CSV source.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Columns {
+    overrides: BTreeMap<String, String>,
+    keep_info: bool,
+}
+
+/// Column positions found in a header line.
+#[derive(Clone, Debug, Default)]
+struct Layout {
+    ts: usize,
+    src: usize,
+    dst: usize,
+    protocol: usize,
+    length: usize,
+    info: Option<usize>,
+    sport: Option<usize>,
+    dport: Option<usize>,
+    tcp_flags: Option<usize>,
+    width: usize,
+}
+
+impl Layout {
+    fn from_header(header: &[String], columns: &Columns) -> Result<Layout, String> {
+        let find = |field: &str| -> Option<usize> {
+            if let Some(name) = columns.overrides.get(field) {
+                return header.iter().position(|h| h.trim() == name.trim());
+            }
+            let names = COLUMN_NAMES.iter().find(|(f, _)| *f == field).map(|(_, n)| *n)?;
+            header
+                .iter()
+                .position(|h| names.iter().any(|n| h.trim().eq_ignore_ascii_case(n)))
+        };
+        let missing: Vec<&str> = REQUIRED.iter().copied().filter(|f| find(f).is_none()).collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "header has no column for {}; expected Wireshark's \"No.\",\"Time\",\"Source\",\"Destination\",\"Protocol\",\"Length\",\"Info\" or a `columns` mapping (header: {})",
+                missing.join(", "),
+                header.join(",")
+            ));
+        }
+        Ok(Layout {
+            ts: find("ts").unwrap_or(0),
+            src: find("src").unwrap_or(0),
+            dst: find("dst").unwrap_or(0),
+            protocol: find("protocol").unwrap_or(0),
+            length: find("length").unwrap_or(0),
+            info: if columns.keep_info { find("info") } else { None },
+            sport: find("sport"),
+            dport: find("dport"),
+            tcp_flags: find("tcp_flags"),
+            width: header.len(),
+        })
+    }
+}
+
+/// Reads one CSV file.
+pub(crate) struct CsvReader {
+    name: String,
+    input: BufReader<Box<dyn Read>>,
+    line: Vec<u8>,
+    fields: Vec<String>,
+    layout: Layout,
+    line_no: u64,
+    offset: u64,
+}
+
+impl CsvReader {
+    fn bad(&self, kind: &str, message: String) -> BadInput {
+        BadInput {
+            file: self.name.clone(),
+            offset: self.offset,
+            line: Some(self.line_no),
+            kind: kind.to_owned(),
+            message,
+        }
+    }
+
+    /// Reads the next line into `self.line` (without the line end).
+    /// `Ok(false)` at the end; an over-long line is an error.
+    fn read_line(&mut self) -> std::io::Result<Option<bool>> {
+        self.line.clear();
+        let mut too_long = false;
+        loop {
+            let available = self.input.fill_buf()?;
+            if available.is_empty() {
+                if self.line.is_empty() && !too_long {
+                    return Ok(None);
+                }
+                break;
+            }
+            let (chunk, done) = match available.iter().position(|&b| b == b'\n') {
+                Some(i) => (&available[..=i], true),
+                None => (available, false),
+            };
+            let n = chunk.len();
+            if self.line.len() + n <= MAX_LINE {
+                self.line.extend_from_slice(chunk);
+            } else {
+                too_long = true;
+            }
+            self.input.consume(n);
+            self.offset += n as u64;
+            if done {
+                break;
+            }
+        }
+        self.line_no += 1;
+        while matches!(self.line.last(), Some(b'\n' | b'\r')) {
+            self.line.pop();
+        }
+        Ok(Some(!too_long))
+    }
+
+    fn parse_row(&mut self, decode: bool, packet: &mut Packet) -> Result<Ts, String> {
+        let text = std::str::from_utf8(&self.line).map_err(|e| format!("not UTF-8 text: {e}"))?;
+        split_fields(text, &mut self.fields)?;
+        let layout = &self.layout;
+        if self.fields.len() < layout.width {
+            return Err(format!(
+                "expected {} fields, found {}",
+                layout.width,
+                self.fields.len()
+            ));
+        }
+        let field = |i: usize| self.fields.get(i).map(String::as_str).unwrap_or("");
+        let ts = parse_time(field(layout.ts))
+            .ok_or_else(|| format!("Time: expected seconds or a date and time, found `{}`", field(layout.ts)))?;
+        if !decode {
+            return Ok(ts);
+        }
+        let length = field(layout.length)
+            .trim()
+            .parse::<u32>()
+            .map_err(|_| format!("Length: expected a whole number, found `{}`", field(layout.length)))?;
+        let port = |col: Option<usize>, name: &str| -> Result<Option<u16>, String> {
+            match col.map(field).map(str::trim) {
+                None | Some("") => Ok(None),
+                Some(text) => text
+                    .split(',')
+                    .next()
+                    .unwrap_or(text)
+                    .parse::<u16>()
+                    .map(Some)
+                    .map_err(|_| format!("{name}: expected a port number, found `{text}`")),
+            }
+        };
+        let sport = port(layout.sport, "source port")?;
+        let dport = port(layout.dport, "destination port")?;
+        let tcp_flags = match layout.tcp_flags.map(field).map(str::trim) {
+            None | Some("") => None,
+            Some(text) => Some(
+                u16::from_str_radix(text.trim_start_matches("0x"), 16)
+                    .map_err(|_| format!("tcp flags: expected hex like 0x0012, found `{text}`"))?,
+            ),
+        };
+        *packet = Packet {
+            ts,
+            src: Addr::parse_lenient(field(layout.src)),
+            dst: Addr::parse_lenient(field(layout.dst)),
+            sport,
+            dport,
+            protocol: protocol(field(layout.protocol)),
+            length,
+            tcp_flags,
+            info: layout.info.map(|i| field(i).to_owned()).unwrap_or_default(),
+        };
+        Ok(ts)
+    }
+}
+
+/// Protocol names repeat on every row: remember the last few lookups.
+fn protocol(name: &str) -> Protocol {
+    thread_local! {
+        static CACHE: std::cell::RefCell<Vec<(String, Protocol)>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let name = name.trim();
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some((_, p)) = cache.iter().find(|(n, _)| n == name) {
+            return *p;
+        }
+        let p = Protocol::new(name);
+        if cache.len() >= 64 {
+            cache.remove(0);
+        }
+        cache.push((name.to_owned(), p));
+        p
+    })
+}
+
+/// Splits one CSV line into fields (RFC 4180 quoting within the line).
+fn split_fields(line: &str, out: &mut Vec<String>) -> Result<(), String> {
+    out.clear();
+    let mut chars = line.chars().peekable();
+    loop {
+        let mut field = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next() {
+                    Some('"') if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        field.push('"');
+                    }
+                    Some('"') => break,
+                    Some(c) => field.push(c),
+                    None => return Err("a quoted field is not closed on its line".into()),
+                }
+            }
+            match chars.next() {
+                None => {
+                    out.push(field);
+                    return Ok(());
+                }
+                Some(',') => out.push(field),
+                Some(c) => return Err(format!("unexpected `{c}` after a quoted field")),
+            }
+        } else {
+            loop {
+                match chars.next() {
+                    None => {
+                        out.push(field);
+                        return Ok(());
+                    }
+                    Some(',') => break,
+                    Some(c) => field.push(c),
+                }
+            }
+            out.push(field);
+        }
+    }
+}
+
+/// Decimal seconds, or `YYYY-MM-DD HH:MM:SS[.fraction]` (UTC).
+fn parse_time(text: &str) -> Option<Ts> {
+    let text = text.trim();
+    if let Some(ts) = Ts::parse_seconds(text) {
+        return Some(ts);
+    }
+    let (date, time) = text.split_once([' ', 'T'])?;
+    let mut d = date.split('-');
+    let year: i64 = d.next()?.parse().ok()?;
+    let month: i64 = d.next()?.parse().ok()?;
+    let day: i64 = d.next()?.parse().ok()?;
+    if d.next().is_some() || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let time = time.trim_end_matches('Z');
+    let mut t = time.splitn(3, ':');
+    let hour: i64 = t.next()?.parse().ok()?;
+    let minute: i64 = t.next()?.parse().ok()?;
+    let seconds = Ts::parse_seconds(t.next()?)?;
+    if !(0..24).contains(&hour) || !(0..60).contains(&minute) || !(0..61_000_000_000).contains(&seconds.0) {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    let secs = days * 86_400 + hour * 3_600 + minute * 60;
+    Some(Ts(secs.checked_mul(Ts::NANOS_PER_SEC)?.checked_add(seconds.0)?))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+impl RecordReader for CsvReader {
+    type Options = Columns;
+
+    fn open(columns: &Columns, path: &Path) -> Result<CsvReader, BadInput> {
+        let name = path.display().to_string();
+        let bad = |message: String, kind: &str| BadInput {
+            file: name.clone(),
+            offset: 0,
+            line: Some(1),
+            kind: kind.to_owned(),
+            message,
+        };
+        let file = std::fs::File::open(path).map_err(|e| bad(format!("cannot open: {e}"), "io"))?;
+        let mut reader = CsvReader {
+            name: name.clone(),
+            input: BufReader::with_capacity(1 << 20, Box::new(file)),
+            line: Vec::new(),
+            fields: Vec::new(),
+            layout: Layout::default(),
+            line_no: 0,
+            offset: 0,
+        };
+        // The header is the first non-empty line; a UTF-8 BOM is skipped.
+        loop {
+            match reader.read_line() {
+                Err(e) => return Err(bad(format!("cannot read: {e}"), "io")),
+                Ok(None) => return Err(bad("empty file: expected a CSV header line".into(), "bad_header")),
+                Ok(Some(false)) => {
+                    return Err(bad(format!("header line longer than {MAX_LINE} bytes"), "bad_header"))
+                }
+                Ok(Some(true)) => {}
+            }
+            if reader.line.starts_with(&[0xef, 0xbb, 0xbf]) {
+                reader.line.drain(..3);
+            }
+            if !reader.line.iter().all(u8::is_ascii_whitespace) {
+                break;
+            }
+        }
+        let header = String::from_utf8_lossy(&reader.line).into_owned();
+        let mut names = Vec::new();
+        split_fields(&header, &mut names)
+            .map_err(|e| bad(format!("header: {e}"), "bad_header"))?;
+        reader.layout = Layout::from_header(&names, columns)
+            .map_err(|e| BadInput { line: Some(reader.line_no), ..bad(e, "bad_header") })?;
+        Ok(reader)
+    }
+
+    fn next(&mut self, decode: bool, packet: &mut Packet) -> Step {
+        loop {
+            let start = self.offset;
+            match self.read_line() {
+                Err(e) => return Step::Fatal(self.bad("io", format!("cannot read: {e}"))),
+                Ok(None) => return Step::End(None),
+                Ok(Some(false)) => {
+                    let mut bad = self.bad("bad_row", format!("line longer than {MAX_LINE} bytes"));
+                    bad.offset = start;
+                    return Step::Bad(bad);
+                }
+                Ok(Some(true)) => {}
+            }
+            if self.line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            return match self.parse_row(decode, packet) {
+                Ok(ts) => Step::Record(ts),
+                Err(message) => {
+                    let mut bad = self.bad("bad_row", message);
+                    bad.offset = start;
+                    Step::Bad(bad)
+                }
+            };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_quoted_fields() {
+        let mut out = Vec::new();
+        split_fields(r#""1","0.5","a ""b"", c",,x"#, &mut out).unwrap_or_default();
+        assert_eq!(out, vec!["1", "0.5", "a \"b\", c", "", "x"]);
+        assert!(split_fields(r#""open"#, &mut out).is_err());
+        assert!(split_fields(r#""a"b"#, &mut out).is_err());
+    }
+
+    #[test]
+    fn parses_times() {
+        assert_eq!(parse_time("0.000079"), Some(Ts(79_000)));
+        assert_eq!(parse_time("2024-03-01 12:00:00.000050"), Some(Ts(1_709_294_400_000_050_000)));
+        assert_eq!(parse_time("1970-01-01T00:00:01Z"), Some(Ts(1_000_000_000)));
+        assert_eq!(parse_time("2024-13-01 00:00:00"), None);
+        assert_eq!(parse_time("yesterday"), None);
+    }
+
+    #[test]
+    fn finds_columns_by_header() {
+        let header: Vec<String> = ["No.", "Time", "Source", "Destination", "Protocol", "Length", "Info"]
+            .map(String::from)
+            .to_vec();
+        let cols = Columns { overrides: BTreeMap::new(), keep_info: true };
+        let l = Layout::from_header(&header, &cols).unwrap_or_default();
+        assert_eq!((l.ts, l.src, l.dst, l.protocol, l.length, l.info), (1, 2, 3, 4, 5, Some(6)));
+        let notebook: Vec<String> = ["n", "Time", "Source", "Destination", "Protocol", "Length"]
+            .map(String::from)
+            .to_vec();
+        let l = Layout::from_header(&notebook, &cols).unwrap_or_default();
+        assert_eq!((l.ts, l.length, l.info), (1, 5, None));
+        let odd: Vec<String> = ["a", "b"].map(String::from).to_vec();
+        let err = Layout::from_header(&odd, &cols).err().unwrap_or_default();
+        assert!(err.contains("ts, src, dst, protocol, length"), "{err}");
+    }
+}

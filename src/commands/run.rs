@@ -1,0 +1,64 @@
+//! `netanom run` and its end-of-run summary.
+
+use super::{load, Failure};
+use netanom_engine::{EngineError, RunOptions};
+use netanom_records::stats::{ComponentStats, Stats};
+use std::fmt::Write;
+use std::path::Path;
+
+/// Runs a pipeline; prints a summary (and every kind of bad input seen) on
+/// stderr.
+pub fn run(path: &Path, sets: &[String], options: RunOptions, quiet: bool) -> Result<(), Failure> {
+    let pipeline = load(path, sets)?;
+    let sources: Vec<String> = pipeline.sources.iter().map(|s| s.id.clone()).collect();
+    let summary = netanom_engine::run(pipeline, &options).map_err(|e| match e {
+        EngineError::Usage(m) => Failure::BadInput(format!("netanom: {m}")),
+        EngineError::Runtime(m) => Failure::Runtime(m),
+    })?;
+    let text = render(&summary.stats, &sources, summary.elapsed);
+    if !quiet || text.contains("bad input") {
+        eprint!("{text}");
+    }
+    Ok(())
+}
+
+fn render(stats: &Stats, sources: &[String], elapsed: std::time::Duration) -> String {
+    let mut out = String::new();
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    for (id, c) in stats.components() {
+        let records = ComponentStats::get(&c.records_out);
+        if sources.contains(&id) {
+            let _ = writeln!(
+                out,
+                "{id}: {records} packets, {} bytes, {} files read, {} files failed ({:.0} packets/s)",
+                ComponentStats::get(&c.bytes),
+                ComponentStats::get(&c.files_done),
+                ComponentStats::get(&c.files_error),
+                records as f64 / secs
+            );
+        } else {
+            let late = ComponentStats::get(&c.late);
+            let late = if late > 0 {
+                format!(", {late} late (after their window closed)")
+            } else {
+                String::new()
+            };
+            let _ = writeln!(out, "{id}: {records} records{late}");
+        }
+        let bad = c.bad_by_kind();
+        if !bad.is_empty() {
+            let total: u64 = bad.values().sum();
+            let kinds: Vec<String> = bad.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            let _ = writeln!(out, "{id}: {total} bad input ({})", kinds.join(", "));
+            let samples = c.bad_samples();
+            for b in &samples {
+                let _ = writeln!(out, "  {b}");
+            }
+            if total > samples.len() as u64 {
+                let _ = writeln!(out, "  ... and {} more", total - samples.len() as u64);
+            }
+        }
+    }
+    let _ = writeln!(out, "done in {:.3} s", elapsed.as_secs_f64());
+    out
+}
