@@ -13,7 +13,11 @@ const EXIT_BAD_INPUT: u8 = 2;
 const EXIT_RUNTIME: u8 = 1;
 
 #[derive(Parser)]
-#[command(name = "netanom", version, about = "Finds anomalies in network traffic: pipelines of sources, operators and sinks on Timely dataflow")]
+#[command(
+    name = "netanom",
+    version,
+    about = "Finds anomalies in network traffic: pipelines of sources, operators and sinks on Timely dataflow"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -93,7 +97,9 @@ fn main() -> ExitCode {
             quiet,
         ),
         Command::Validate { pipeline, sets } => commands::validate::validate(&pipeline, &sets),
-        Command::Plugins { name, markdown } => commands::plugins::plugins(name.as_deref(), markdown),
+        Command::Plugins { name, markdown } => {
+            commands::plugins::plugins(name.as_deref(), markdown)
+        }
         Command::Graph { pipeline, format } => commands::graph::graph(&pipeline, format),
     };
     match result {

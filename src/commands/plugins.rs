@@ -26,7 +26,11 @@ pub fn plugins(name: Option<&str>, markdown: bool) -> Result<(), Failure> {
             known.join(", ")
         )));
     }
-    let text = if markdown { render_markdown(&docs) } else { render_text(&docs) };
+    let text = if markdown {
+        render_markdown(&docs)
+    } else {
+        render_text(&docs)
+    };
     print(&text);
     Ok(())
 }
@@ -50,7 +54,10 @@ pub fn render_text(docs: &[PluginDoc]) -> String {
             let _ = writeln!(out, "    {line}");
         }
         if d.category != "source" {
-            let _ = writeln!(out, "    - inputs (list of id, required): the components it reads from.");
+            let _ = writeln!(
+                out,
+                "    - inputs (list of id, required): the components it reads from."
+            );
         }
         for o in &d.doc.options {
             let default = match (&o.default, o.optional) {
@@ -77,7 +84,10 @@ pub fn render_markdown(docs: &[PluginDoc]) -> String {
         let _ = writeln!(out, "| option | type | default | description |");
         let _ = writeln!(out, "| --- | --- | --- | --- |");
         if d.category != "source" {
-            let _ = writeln!(out, "| `inputs` | list of id | required | The components it reads from. |");
+            let _ = writeln!(
+                out,
+                "| `inputs` | list of id | required | The components it reads from. |"
+            );
         }
         for o in &d.doc.options {
             let default = match (&o.default, o.optional) {
@@ -89,7 +99,7 @@ pub fn render_markdown(docs: &[PluginDoc]) -> String {
                 out,
                 "| `{}` | {} | {} | {} |",
                 o.name,
-                o.type_name(),
+                o.type_name().replace('|', "\\|"),
                 default,
                 o.doc.replace('\n', " ").replace('|', "\\|")
             );

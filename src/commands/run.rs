@@ -59,6 +59,26 @@ fn render(stats: &Stats, sources: &[String], elapsed: std::time::Duration) -> St
             }
         }
     }
-    let _ = writeln!(out, "done in {:.3} s", elapsed.as_secs_f64());
+    match peak_rss_bytes() {
+        Some(rss) => {
+            let _ = writeln!(
+                out,
+                "done in {:.3} s, peak memory {} MB",
+                elapsed.as_secs_f64(),
+                rss / 1_000_000
+            );
+        }
+        None => {
+            let _ = writeln!(out, "done in {:.3} s", elapsed.as_secs_f64());
+        }
+    }
     out
+}
+
+/// The process's peak resident set (Linux `VmHWM`), if known.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }

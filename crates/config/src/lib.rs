@@ -109,7 +109,12 @@ impl Pipeline {
         if self.sources.iter().any(|c| c.id == id) {
             return Packet::FIELDS.to_vec();
         }
-        match self.operators.iter().find(|c| c.id == id).map(|c| &c.config) {
+        match self
+            .operators
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| &c.config)
+        {
             Some(OperatorConfig::Window(w)) => w.fields(),
             None => Vec::new(),
         }
@@ -153,14 +158,16 @@ pub fn load(path: &Path, sets: &[String]) -> Result<Pipeline, Problems> {
             message,
         }])
     };
-    let meta = std::fs::metadata(path).map_err(|e| whole(format!("cannot read the pipeline file: {e}")))?;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| whole(format!("cannot read the pipeline file: {e}")))?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(whole(format!(
             "the pipeline file is {} bytes; at most {MAX_FILE_BYTES} are read",
             meta.len()
         )));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| whole(format!("cannot read the pipeline file: {e}")))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| whole(format!("cannot read the pipeline file: {e}")))?;
     parse(&text, &file, sets)
 }
 
@@ -184,7 +191,10 @@ impl Checker<'_> {
     }
 
     fn plugin_problem(&mut self, section: &str, id: &str, p: ConfigProblem) {
-        let key = p.key.as_deref().map(|k| k.split(['.', '[']).next().unwrap_or(k));
+        let key = p
+            .key
+            .as_deref()
+            .map(|k| k.split(['.', '[']).next().unwrap_or(k));
         let mut path = vec![section, id];
         if let Some(key) = key {
             path.push(key);
@@ -227,7 +237,11 @@ pub fn parse(text: &str, file: &str, sets: &[String]) -> Result<Pipeline, Proble
         doc = Value::Mapping(Mapping::new());
     }
     let Value::Mapping(top) = &mut doc else {
-        ck.problem(&[], "pipeline", "expected a mapping with `sources`, `operators` and `sinks`");
+        ck.problem(
+            &[],
+            "pipeline",
+            "expected a mapping with `sources`, `operators` and `sinks`",
+        );
         return Err(finish(ck));
     };
     apply_sets(&mut ck, top, sets);
@@ -237,7 +251,10 @@ pub fn parse(text: &str, file: &str, sets: &[String]) -> Result<Pipeline, Proble
             ck.problem(
                 &[name],
                 "pipeline",
-                format!("unknown key `{}`; expected sources, operators, sinks", display_key(key)),
+                format!(
+                    "unknown key `{}`; expected sources, operators, sinks",
+                    display_key(key)
+                ),
             );
         }
     }
@@ -249,7 +266,11 @@ pub fn parse(text: &str, file: &str, sets: &[String]) -> Result<Pipeline, Proble
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Mapping(m)) => m.iter().collect(),
             Some(_) => {
-                ck.problem(&[section], "pipeline", format!("`{section}` must be a mapping from ids to components"));
+                ck.problem(
+                    &[section],
+                    "pipeline",
+                    format!("`{section}` must be a mapping from ids to components"),
+                );
                 Vec::new()
             }
         };
@@ -257,35 +278,85 @@ pub fn parse(text: &str, file: &str, sets: &[String]) -> Result<Pipeline, Proble
         for (key, value) in entries {
             total += 1;
             let Some(id) = key.as_str().map(str::to_owned) else {
-                ck.problem(&[section], "pipeline", format!("component ids must be text, found `{}`", display_key(key)));
+                ck.problem(
+                    &[section],
+                    "pipeline",
+                    format!("component ids must be text, found `{}`", display_key(key)),
+                );
                 continue;
             };
-            if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-                ck.problem(&[section, &id], &id, "ids may only use letters, digits, `_` and `-`");
+            if id.is_empty()
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                ck.problem(
+                    &[section, &id],
+                    &id,
+                    "ids may only use letters, digits, `_` and `-`",
+                );
             }
             if let Some(other) = seen.insert(id.clone(), section) {
-                ck.problem(&[section, &id], &id, format!("id `{id}` is used twice (also in `{other}`)"));
+                ck.problem(
+                    &[section, &id],
+                    &id,
+                    format!("id `{id}` is used twice (also in `{other}`)"),
+                );
                 continue;
             }
             match value {
                 Value::Mapping(m) => list.push((id, m.clone())),
-                _ => ck.problem(&[section, &id], &id, "expected a mapping with `type` and options"),
+                _ => ck.problem(
+                    &[section, &id],
+                    &id,
+                    "expected a mapping with `type` and options",
+                ),
             }
         }
         raw.insert(section, list);
     }
     if total > MAX_COMPONENTS {
-        ck.problem(&[], "pipeline", format!("{total} components; at most {MAX_COMPONENTS} are supported"));
+        ck.problem(
+            &[],
+            "pipeline",
+            format!("{total} components; at most {MAX_COMPONENTS} are supported"),
+        );
         return Err(finish(ck));
     }
-    let sources = build_components(&mut ck, "sources", raw.remove("sources").unwrap_or_default(), false, SourceConfig::parse);
-    let operators = build_components(&mut ck, "operators", raw.remove("operators").unwrap_or_default(), true, OperatorConfig::parse);
-    let sinks = build_components(&mut ck, "sinks", raw.remove("sinks").unwrap_or_default(), true, SinkConfig::parse);
+    let sources = build_components(
+        &mut ck,
+        "sources",
+        raw.remove("sources").unwrap_or_default(),
+        false,
+        SourceConfig::parse,
+    );
+    let operators = build_components(
+        &mut ck,
+        "operators",
+        raw.remove("operators").unwrap_or_default(),
+        true,
+        OperatorConfig::parse,
+    );
+    let sinks = build_components(
+        &mut ck,
+        "sinks",
+        raw.remove("sinks").unwrap_or_default(),
+        true,
+        SinkConfig::parse,
+    );
     if sources.is_empty() && !top.contains_key("sources") {
-        ck.problem(&[], "pipeline", "no source: add a `sources` section (see `netanom plugins`)");
+        ck.problem(
+            &[],
+            "pipeline",
+            "no source: add a `sources` section (see `netanom plugins`)",
+        );
     }
     if sinks.is_empty() && !top.contains_key("sinks") {
-        ck.problem(&[], "pipeline", "no sink: add a `sinks` section, or nothing would come out");
+        ck.problem(
+            &[],
+            "pipeline",
+            "no sink: add a `sinks` section, or nothing would come out",
+        );
     }
     for c in &sources {
         for p in c.config.validate() {
@@ -302,7 +373,8 @@ pub fn parse(text: &str, file: &str, sets: &[String]) -> Result<Pipeline, Proble
             ck.plugin_problem("sinks", &c.id, p);
         }
     }
-    let operators = check_graph(&mut ck, &sources, operators, &sinks);
+    let declared: std::collections::HashSet<String> = seen.into_keys().collect();
+    let operators = check_graph(&mut ck, &declared, &sources, operators, &sinks);
     if !ck.problems.is_empty() {
         return Err(finish(ck));
     }
@@ -323,7 +395,10 @@ fn finish(mut ck: Checker<'_>) -> Problems {
 fn display_key(key: &Value) -> String {
     match key {
         Value::String(s) => s.clone(),
-        other => serde_yaml::to_string(other).unwrap_or_default().trim().to_string(),
+        other => serde_yaml::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
     }
 }
 
@@ -332,20 +407,35 @@ fn display_key(key: &Value) -> String {
 fn apply_sets(ck: &mut Checker<'_>, top: &mut Mapping, sets: &[String]) {
     for set in sets {
         let Some((lhs, value)) = set.split_once('=') else {
-            ck.problem(&[], "pipeline", format!("--set `{set}`: expected ID.KEY=VALUE"));
+            ck.problem(
+                &[],
+                "pipeline",
+                format!("--set `{set}`: expected ID.KEY=VALUE"),
+            );
             continue;
         };
         let Some((id, key)) = lhs.split_once('.') else {
-            ck.problem(&[], "pipeline", format!("--set `{set}`: expected ID.KEY=VALUE"));
+            ck.problem(
+                &[],
+                "pipeline",
+                format!("--set `{set}`: expected ID.KEY=VALUE"),
+            );
             continue;
         };
-        let value: Value = serde_yaml::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
+        let value: Value =
+            serde_yaml::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
         let section = SECTIONS
             .iter()
             .find(|s| matches!(top.get(**s), Some(Value::Mapping(m)) if m.contains_key(id)));
-        let target = section.and_then(|s| top.get_mut(*s)).and_then(|m| m.get_mut(id));
+        let target = section
+            .and_then(|s| top.get_mut(*s))
+            .and_then(|m| m.get_mut(id));
         let Some(Value::Mapping(component)) = target else {
-            ck.problem(&[], "pipeline", format!("--set `{set}`: no component `{id}` in the pipeline"));
+            ck.problem(
+                &[],
+                "pipeline",
+                format!("--set `{set}`: no component `{id}` in the pipeline"),
+            );
             continue;
         };
         let parts: Vec<&str> = key.split('.').collect();
@@ -387,17 +477,32 @@ fn build_components<C>(
         let ty = match map.remove("type") {
             Some(Value::String(t)) => t,
             Some(other) => {
-                ck.problem(&[section, &id, "type"], &id, format!("type: expected a plugin name, found `{}`", display_key(&other)));
+                ck.problem(
+                    &[section, &id, "type"],
+                    &id,
+                    format!(
+                        "type: expected a plugin name, found `{}`",
+                        display_key(&other)
+                    ),
+                );
                 continue;
             }
             None => {
-                ck.problem(&[section, &id], &id, "missing `type` (see `netanom plugins` for the list)");
+                ck.problem(
+                    &[section, &id],
+                    &id,
+                    "missing `type` (see `netanom plugins` for the list)",
+                );
                 continue;
             }
         };
         let inputs = match map.remove("inputs") {
             None if takes_inputs => {
-                ck.problem(&[section, &id], &id, "missing `inputs`: a list of the ids it reads from");
+                ck.problem(
+                    &[section, &id],
+                    &id,
+                    "missing `inputs`: a list of the ids it reads from",
+                );
                 Vec::new()
             }
             None => Vec::new(),
@@ -414,7 +519,10 @@ fn build_components<C>(
                         other => ck.problem(
                             &[section, &id, "inputs"],
                             &id,
-                            format!("inputs: expected component ids, found `{}`", display_key(&other)),
+                            format!(
+                                "inputs: expected component ids, found `{}`",
+                                display_key(&other)
+                            ),
                         ),
                     }
                 }
@@ -427,13 +535,21 @@ fn build_components<C>(
                 ck.problem(
                     &[section, &id, "inputs"],
                     &id,
-                    format!("inputs: expected a list of ids, found `{}`", display_key(&other)),
+                    format!(
+                        "inputs: expected a list of ids, found `{}`",
+                        display_key(&other)
+                    ),
                 );
                 Vec::new()
             }
         };
         match parse(&ty, Value::Mapping(map)) {
-            Ok(config) => out.push(Component { id, inputs, config, pos }),
+            Ok(config) => out.push(Component {
+                id,
+                inputs,
+                config,
+                pos,
+            }),
             Err(p) => ck.plugin_problem(section, &id, p),
         }
     }
@@ -445,6 +561,7 @@ fn build_components<C>(
 /// order where each follows its inputs.
 fn check_graph(
     ck: &mut Checker<'_>,
+    declared: &std::collections::HashSet<String>,
     sources: &[Component<SourceConfig>],
     operators: Vec<Component<OperatorConfig>>,
     sinks: &[Component<SinkConfig>],
@@ -453,13 +570,25 @@ fn check_graph(
         .iter()
         .map(|s| (s.id.clone(), s.config.output_kind()))
         .collect();
-    let op_ids: HashMap<&str, usize> = operators.iter().enumerate().map(|(i, c)| (c.id.as_str(), i)).collect();
+    let op_ids: HashMap<&str, usize> = operators
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.id.as_str(), i))
+        .collect();
     let sink_ids: Vec<&str> = sinks.iter().map(|s| s.id.as_str()).collect();
-    let producers: std::collections::HashSet<String> = kinds.keys().cloned().chain(op_ids.keys().map(|k| k.to_string())).collect();
+    let producers: std::collections::HashSet<String> = kinds
+        .keys()
+        .cloned()
+        .chain(op_ids.keys().map(|k| k.to_string()))
+        .collect();
     let known = |ck: &mut Checker<'_>, section: &str, id: &str, input: &str| -> bool {
         if producers.contains(input) {
             true
         } else {
+            if declared.contains(input) && !sink_ids.contains(&input) {
+                // Declared but invalid: its own problem is reported already.
+                return false;
+            }
             let why = if sink_ids.contains(&input) {
                 format!("input `{input}` is a sink; sinks produce no records")
             } else {
@@ -500,7 +629,9 @@ fn check_graph(
                 .iter()
                 .filter_map(|input| kinds.get(input).map(|k| (input.clone(), *k)))
                 .collect();
-            check_inputs(ck, "operators", &c.id, &input_kinds, |k| c.config.accepts(k));
+            check_inputs(ck, "operators", &c.id, &input_kinds, |k| {
+                c.config.accepts(k)
+            });
             kinds.insert(c.id.clone(), c.config.output_kind());
         }
     }
@@ -524,8 +655,12 @@ fn check_graph(
         }
         check_inputs(ck, "sinks", &s.id, &input_kinds, |k| s.config.accepts(k));
     }
-    let mut slots: Vec<Option<Component<OperatorConfig>>> = operators.into_iter().map(Some).collect();
-    ordered.into_iter().filter_map(|i| slots[i].take()).collect()
+    let mut slots: Vec<Option<Component<OperatorConfig>>> =
+        operators.into_iter().map(Some).collect();
+    ordered
+        .into_iter()
+        .filter_map(|i| slots[i].take())
+        .collect()
 }
 
 fn check_inputs(
@@ -549,7 +684,9 @@ fn check_inputs(
             ck.problem(
                 &[section, id, "inputs"],
                 id,
-                format!("inputs mix record kinds: `{first}` gives {kind}, `{other}` gives {other_kind}"),
+                format!(
+                    "inputs mix record kinds: `{first}` gives {kind}, `{other}` gives {other_kind}"
+                ),
             );
         }
     }

@@ -38,7 +38,9 @@ impl PosIndex {
             if content.starts_with("- ") || content == "-" {
                 continue;
             }
-            let Some((key, rest)) = split_key(content) else { continue };
+            let Some((key, rest)) = split_key(content) else {
+                continue;
+            };
             while stack.last().is_some_and(|(i, _)| *i >= indent) {
                 stack.pop();
             }
@@ -148,7 +150,9 @@ fn split_key(content: &str) -> Option<(String, &str)> {
 
 fn unquote(s: &str) -> String {
     let s = s.trim();
-    if s.len() >= 2 && ((s.starts_with('"') && s.ends_with('"')) || (s.starts_with('\'') && s.ends_with('\''))) {
+    if s.len() >= 2
+        && ((s.starts_with('"') && s.ends_with('"')) || (s.starts_with('\'') && s.ends_with('\'')))
+    {
         s[1..s.len() - 1].to_string()
     } else {
         s.to_string()
@@ -163,12 +167,27 @@ mod tests {
     fn finds_block_and_flow_keys() {
         let text = "sources:\n  capture:   # the capture\n    type: pcap\n    path: a.pcap\nsinks:\n  out: {type: file, inputs: [capture], path: \"o.csv\"}\n";
         let idx = PosIndex::scan(text);
-        assert_eq!(idx.find(&["sources", "capture"]), Some(Pos { line: 2, col: 3 }));
-        assert_eq!(idx.find(&["sources", "capture", "path"]), Some(Pos { line: 4, col: 5 }));
-        assert_eq!(idx.find(&["sinks", "out", "inputs"]), Some(Pos { line: 6, col: 20 }));
-        assert_eq!(idx.find(&["sinks", "out", "path"]), Some(Pos { line: 6, col: 38 }));
+        assert_eq!(
+            idx.find(&["sources", "capture"]),
+            Some(Pos { line: 2, col: 3 })
+        );
+        assert_eq!(
+            idx.find(&["sources", "capture", "path"]),
+            Some(Pos { line: 4, col: 5 })
+        );
+        assert_eq!(
+            idx.find(&["sinks", "out", "inputs"]),
+            Some(Pos { line: 6, col: 20 })
+        );
+        assert_eq!(
+            idx.find(&["sinks", "out", "path"]),
+            Some(Pos { line: 6, col: 38 })
+        );
         // an unknown key falls back to its component
-        assert_eq!(idx.find(&["sources", "capture", "nope"]), Some(Pos { line: 2, col: 3 }));
+        assert_eq!(
+            idx.find(&["sources", "capture", "nope"]),
+            Some(Pos { line: 2, col: 3 })
+        );
         assert_eq!(idx.find(&["operators"]), None);
     }
 }

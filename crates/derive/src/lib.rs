@@ -9,8 +9,9 @@ use syn::{parse_macro_input, Attribute, Data, DeriveInput, Expr, ExprLit, Fields
 /// Implements `netanom_records::doc::Describe` for a struct with named
 /// fields. Reads `///` docs, `#[serde(default)]`,
 /// `#[serde(default = "path")]` and `#[serde(rename = "name")]`; a field of
-/// type `Option<..>` is optional.
-#[proc_macro_derive(Describe)]
+/// type `Option<..>` is optional. `#[describe(ty = "auto | always")]` names
+/// a field's type for readers where the Rust type says little.
+#[proc_macro_derive(Describe, attributes(describe))]
 pub fn derive_describe(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     match expand(&input) {
@@ -35,12 +36,16 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
     };
     let mut options = Vec::new();
     for field in fields {
-        let ident = field.ident.as_ref().map(|i| i.to_string()).unwrap_or_default();
+        let ident = field
+            .ident
+            .as_ref()
+            .map(|i| i.to_string())
+            .unwrap_or_default();
         let key = serde_rename(&field.attrs)?.unwrap_or(ident.clone());
         let doc = doc_text(&field.attrs);
         let ty = &field.ty;
-        let ty_text = quote!(#ty).to_string();
-        let is_option = ty_text.starts_with("Option <");
+        let ty_text = describe_ty(&field.attrs)?.unwrap_or_else(|| quote!(#ty).to_string());
+        let is_option = quote!(#ty).to_string().starts_with("Option <");
         let default = match serde_default(&field.attrs)? {
             Some(Some(path)) => {
                 let path: syn::ExprPath = syn::parse_str(&path)?;
@@ -58,10 +63,13 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
         options.push(quote! {
             {
                 let default: Option<String> = #default;
+                let optional = #is_option || default.is_some();
+                // `None` as a default means "optional", not a value to show.
+                let default = default.filter(|d| d != "null");
                 ::netanom_records::doc::OptionDoc {
                     name: #key,
                     rust_type: #ty_text,
-                    optional: #is_option || default.is_some(),
+                    optional,
                     default,
                     doc: #doc,
                 }
@@ -144,6 +152,22 @@ fn serde_rename(attrs: &[Attribute]) -> syn::Result<Option<String>> {
                 let _: Expr = meta.value()?.parse()?;
             }
             Ok(())
+        })?;
+    }
+    Ok(found)
+}
+
+fn describe_ty(attrs: &[Attribute]) -> syn::Result<Option<String>> {
+    let mut found = None;
+    for attr in attrs.iter().filter(|a| a.path().is_ident("describe")) {
+        attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("ty") {
+                let lit: syn::LitStr = meta.value()?.parse()?;
+                found = Some(lit.value());
+                Ok(())
+            } else {
+                Err(meta.error("expected `ty = \"...\"`"))
+            }
         })?;
     }
     Ok(found)

@@ -44,7 +44,12 @@ impl<'s> Flow<'s> {
 
     /// Applies an operator; `None` when it cannot take this kind (which
     /// validation rules out).
-    pub(crate) fn operate(self, id: &str, config: &OperatorConfig, stats: &Arc<Stats>) -> Option<Flow<'s>> {
+    pub(crate) fn operate(
+        self,
+        id: &str,
+        config: &OperatorConfig,
+        stats: &Arc<Stats>,
+    ) -> Option<Flow<'s>> {
         match (config, self) {
             (OperatorConfig::Window(w), Flow::Packets(s)) => {
                 Some(Flow::Windows(w.build(id, s, stats.component(id))))
@@ -54,7 +59,13 @@ impl<'s> Flow<'s> {
     }
 
     /// Attaches a sink.
-    pub(crate) fn sink(self, id: &str, config: &SinkConfig, fields: Vec<Field>, stats: &Arc<Stats>) {
+    pub(crate) fn sink(
+        self,
+        id: &str,
+        config: &SinkConfig,
+        fields: Vec<Field>,
+        stats: &Arc<Stats>,
+    ) {
         match (config, self) {
             (SinkConfig::File(f), Flow::Packets(s)) => f.build(id, s, fields, stats.clone()),
             (SinkConfig::File(f), Flow::Windows(s)) => f.build(id, s, fields, stats.clone()),

@@ -75,8 +75,9 @@ fn timely_config(opts: &RunOptions) -> Result<timely::Config, EngineError> {
     }
     let addresses = match &opts.hostfile {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| EngineError::Usage(format!("cannot read hostfile `{}`: {e}", path.display())))?;
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                EngineError::Usage(format!("cannot read hostfile `{}`: {e}", path.display()))
+            })?;
             let hosts: Vec<String> = text
                 .lines()
                 .map(str::trim)
@@ -105,7 +106,9 @@ fn timely_config(opts: &RunOptions) -> Result<timely::Config, EngineError> {
             }
             hosts.into_iter().take(opts.processes).collect()
         }
-        None => (0..opts.processes).map(|i| format!("127.0.0.1:{}", 2101 + i)).collect(),
+        None => (0..opts.processes)
+            .map(|i| format!("127.0.0.1:{}", 2101 + i))
+            .collect(),
     };
     Ok(timely::Config {
         communication: timely::CommunicationConfig::Cluster {
@@ -142,7 +145,10 @@ pub fn run(pipeline: Pipeline, opts: &RunOptions) -> Result<RunSummary, EngineEr
         }
     }
     if !failures.is_empty() {
-        return Err(EngineError::Runtime(format!("a worker failed: {}", failures.join("; "))));
+        return Err(EngineError::Runtime(format!(
+            "a worker failed: {}",
+            failures.join("; ")
+        )));
     }
     let failures = stats.failures();
     if !failures.is_empty() {
@@ -164,7 +170,10 @@ fn build<'s>(scope: timely::dataflow::Scope<'s, Time>, pipeline: &Pipeline, stat
             tick,
             stats: stats.clone(),
         };
-        flows.insert(source.id.clone(), Flow::Packets(source.config.build(scope, &ctx)));
+        flows.insert(
+            source.id.clone(),
+            Flow::Packets(source.config.build(scope, &ctx)),
+        );
     }
     for op in &pipeline.operators {
         let input = Flow::concat(op.inputs.iter().filter_map(|i| flows.get(i).cloned()));

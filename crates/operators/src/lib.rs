@@ -70,7 +70,10 @@ impl OperatorConfig {
 fn unknown_type(ty: &str) -> ConfigProblem {
     ConfigProblem::at(
         "type",
-        format!("unknown operator type `{ty}`; known types: {}", TYPES.join(", ")),
+        format!(
+            "unknown operator type `{ty}`; known types: {}",
+            TYPES.join(", ")
+        ),
     )
 }
 

@@ -62,7 +62,10 @@ impl WindowConfig {
             if slide.nanos() == 0 || slide > self.size {
                 problems.push(ConfigProblem::at(
                     "slide",
-                    format!("slide: must be greater than 0 and at most size ({})", self.size),
+                    format!(
+                        "slide: must be greater than 0 and at most size ({})",
+                        self.size
+                    ),
                 ));
             }
         }
@@ -72,7 +75,11 @@ impl WindowConfig {
                     "group_by",
                     format!(
                         "group_by: cannot group by `{field}`; expected any of {}",
-                        GROUPABLE.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
+                        GROUPABLE
+                            .iter()
+                            .map(|f| f.name())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 ));
             } else if self.group_by[..i].contains(field) {
@@ -183,7 +190,11 @@ impl Spec {
         GroupKey {
             src: if self.by_src { p.src } else { Addr::None },
             dst: if self.by_dst { p.dst } else { Addr::None },
-            protocol: if self.by_protocol { p.protocol } else { Default::default() },
+            protocol: if self.by_protocol {
+                p.protocol
+            } else {
+                Default::default()
+            },
             sport: if self.by_sport { p.sport } else { None },
             dport: if self.by_dport { p.dport } else { None },
         }

@@ -194,7 +194,13 @@ mod tests {
             assert_eq!(Addr::parse_lenient(text).to_string(), text);
         }
         assert!(matches!(Addr::parse_lenient("10.0.0.1"), Addr::V4(_)));
-        assert!(matches!(Addr::parse_lenient("ff:ff:ff:ff:ff:ff"), Addr::Mac(BROADCAST)));
-        assert!(matches!(Addr::parse_lenient("0e:53:67:6d:a4"), Addr::Name(_)));
+        assert!(matches!(
+            Addr::parse_lenient("ff:ff:ff:ff:ff:ff"),
+            Addr::Mac(BROADCAST)
+        ));
+        assert!(matches!(
+            Addr::parse_lenient("0e:53:67:6d:a4"),
+            Addr::Name(_)
+        ));
     }
 }

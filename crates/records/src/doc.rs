@@ -21,6 +21,10 @@ pub struct OptionDoc {
 impl OptionDoc {
     /// A reader's name for the option's type (`duration`, `list of string`).
     pub fn type_name(&self) -> String {
+        if self.rust_type.contains('|') {
+            // Named with #[describe(ty = ...)]: already for readers.
+            return self.rust_type.to_owned();
+        }
         friendly_type(self.rust_type)
     }
 }
@@ -32,6 +36,13 @@ fn friendly_type(rust: &str) -> String {
     }
     if let Some(inner) = strip_generic(&rust, "Vec") {
         return format!("list of {}", friendly_type(inner));
+    }
+    for map in ["BTreeMap", "HashMap"] {
+        if let Some(inner) = strip_generic(&rust, map) {
+            if let Some((k, v)) = inner.split_once(',') {
+                return format!("map of {} to {}", friendly_type(k), friendly_type(v));
+            }
+        }
     }
     let last = rust.rsplit("::").next().unwrap_or(&rust);
     match last {
@@ -73,7 +84,10 @@ pub fn render_default<T: Serialize>(value: &T) -> String {
     match serde_yaml::to_string(value) {
         Ok(text) => {
             let text = text.trim_end();
-            let text = text.strip_prefix("---").map(str::trim_start).unwrap_or(text);
+            let text = text
+                .strip_prefix("---")
+                .map(str::trim_start)
+                .unwrap_or(text);
             if text.contains('\n') {
                 // Sequences come out in block style; show them inline.
                 match serde_yaml::from_str::<serde_yaml::Value>(text) {
@@ -81,7 +95,7 @@ pub fn render_default<T: Serialize>(value: &T) -> String {
                         "[{}]",
                         items
                             .iter()
-                            .map(|v| render_default(v))
+                            .map(render_default)
                             .collect::<Vec<_>>()
                             .join(", ")
                     ),

@@ -85,7 +85,7 @@ impl fmt::Display for Duration {
             return f.write_str("0s");
         }
         for (name, scale) in UNITS {
-            if self.0 % scale == 0 {
+            if self.0.is_multiple_of(*scale) {
                 return write!(f, "{}{}", self.0 / scale, name);
             }
         }
@@ -144,7 +144,15 @@ mod tests {
         assert_eq!(Duration(10_000_000).to_string(), "10ms");
         assert_eq!(Duration(90_000_000_000).to_string(), "90s");
         assert_eq!(Duration(0).to_string(), "0s");
-        for bad in ["", "10", "ms", "10 parsecs", "-5s", "1.5s", "99999999999999999999d"] {
+        for bad in [
+            "",
+            "10",
+            "ms",
+            "10 parsecs",
+            "-5s",
+            "1.5s",
+            "99999999999999999999d",
+        ] {
             assert!(bad.parse::<Duration>().is_err(), "{bad}");
         }
     }

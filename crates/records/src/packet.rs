@@ -89,8 +89,28 @@ impl crate::Record for Packet {
     }
 
     fn sort_cmp(&self, other: &Self) -> Ordering {
-        (self.ts, self.src, self.dst, self.sport, self.dport, self.protocol)
-            .cmp(&(other.ts, other.src, other.dst, other.sport, other.dport, other.protocol))
-            .then_with(|| (self.length, self.tcp_flags, &self.info).cmp(&(other.length, other.tcp_flags, &other.info)))
+        (
+            self.ts,
+            self.src,
+            self.dst,
+            self.sport,
+            self.dport,
+            self.protocol,
+        )
+            .cmp(&(
+                other.ts,
+                other.src,
+                other.dst,
+                other.sport,
+                other.dport,
+                other.protocol,
+            ))
+            .then_with(|| {
+                (self.length, self.tcp_flags, &self.info).cmp(&(
+                    other.length,
+                    other.tcp_flags,
+                    &other.info,
+                ))
+            })
     }
 }

@@ -124,6 +124,7 @@ known_protocols! {
     DBUS = "D-Bus",
     VSOCKET = "vSocket",
     NETLINK = "Netlink",
+    NETLINK_ROUTE = "Netlink route",
     ATM = "ATM",
     FR = "FR",
     Q933 = "Q.933",

@@ -83,7 +83,11 @@ impl ComponentStats {
 
     /// Bad input counts by kind.
     pub fn bad_by_kind(&self) -> BTreeMap<String, u64> {
-        self.bad.lock().unwrap_or_else(|e| e.into_inner()).by_kind.clone()
+        self.bad
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .by_kind
+            .clone()
     }
 
     /// The first [`MAX_REPORTS`] bad inputs, by file and position.
@@ -126,11 +130,17 @@ impl Stats {
     /// Records a runtime failure (a sink that could not write): the run
     /// ends with exit code 1.
     pub fn fail(&self, message: String) {
-        self.failures.lock().unwrap_or_else(|e| e.into_inner()).push(message);
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(message);
     }
 
     /// The failures recorded so far.
     pub fn failures(&self) -> Vec<String> {
-        self.failures.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }

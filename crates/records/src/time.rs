@@ -61,7 +61,11 @@ impl Ts {
         if !whole.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
-        let secs: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+        let secs: i64 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().ok()?
+        };
         let mut nanos: i64 = 0;
         for (i, b) in frac.bytes().take(9).enumerate() {
             nanos += i64::from(b - b'0') * 10i64.pow(8 - i as u32);
@@ -98,8 +102,16 @@ mod tests {
 
     #[test]
     fn parse_and_print() {
-        assert_eq!(Ts::parse_seconds("1709294400.000050"), Some(Ts(1_709_294_400_000_050_000)));
-        assert_eq!(Ts::parse_seconds("0.000079").map(|t| t.to_string()).as_deref(), Some("0.000079000"));
+        assert_eq!(
+            Ts::parse_seconds("1709294400.000050"),
+            Some(Ts(1_709_294_400_000_050_000))
+        );
+        assert_eq!(
+            Ts::parse_seconds("0.000079")
+                .map(|t| t.to_string())
+                .as_deref(),
+            Some("0.000079000")
+        );
         assert_eq!(Ts::parse_seconds("-1.5"), Some(Ts(-1_500_000_000)));
         assert_eq!(Ts(-1).to_string(), "-0.000000001");
         assert_eq!(Ts::parse_seconds("12"), Some(Ts(12_000_000_000)));

@@ -7,7 +7,9 @@ use std::cmp::Ordering;
 
 /// The group a window record aggregates. Fields not in the window's
 /// `group_by` stay at their empty value.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 pub struct GroupKey {
     /// Source address, when grouped by `src`.
     pub src: Addr,

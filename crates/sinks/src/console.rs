@@ -101,7 +101,10 @@ impl Summary {
                     self.first = Some(ts.clone());
                 }
                 self.last = Some(ts);
-                let p = self.by_protocol.entry(text(r.get(Field::Protocol))).or_default();
+                let p = self
+                    .by_protocol
+                    .entry(text(r.get(Field::Protocol)))
+                    .or_default();
                 p.0 += 1;
                 p.1 += len;
                 let s = self.by_src.entry(text(r.get(Field::Src))).or_default();
@@ -111,7 +114,10 @@ impl Summary {
             RecordKind::Window => {
                 let count = number(r.get(Field::Count));
                 self.bytes += number(r.get(Field::Bytes));
-                *self.windows.entry(text(r.get(Field::WindowStart))).or_default() += 1;
+                *self
+                    .windows
+                    .entry(text(r.get(Field::WindowStart)))
+                    .or_default() += 1;
                 let label = format!(
                     "{} {} {} {}",
                     text(r.get(Field::WindowStart)),
@@ -128,7 +134,8 @@ impl Summary {
     }
 
     fn trim_busiest(&mut self, keep: usize) {
-        self.busiest.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        self.busiest
+            .sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
         self.busiest.truncate(keep);
     }
 
@@ -154,7 +161,11 @@ impl Summary {
                 );
                 let mut busiest = self.busiest.clone();
                 busiest.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-                let _ = writeln!(out, "{:>10}  busiest windows (start src dst protocol)", "packets");
+                let _ = writeln!(
+                    out,
+                    "{:>10}  busiest windows (start src dst protocol)",
+                    "packets"
+                );
                 for (count, label) in busiest.iter().take(top) {
                     let _ = writeln!(out, "{count:>10}  {label}");
                 }
@@ -169,7 +180,11 @@ fn table(out: &mut String, title: &str, rows: &HashMap<String, (u64, u64)>, top:
     rows.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then_with(|| a.0.cmp(b.0)));
     let _ = writeln!(out, "{:>10} {:>12}  {title}", "packets", "bytes");
     for (name, (packets, bytes)) in rows.iter().take(top) {
-        let name = if name.is_empty() { "(none)" } else { name.as_str() };
+        let name = if name.is_empty() {
+            "(none)"
+        } else {
+            name.as_str()
+        };
         let _ = writeln!(out, "{packets:>10} {bytes:>12}  {name}");
     }
     if rows.len() > top {

@@ -26,6 +26,7 @@ pub struct FileConfig {
     /// `csv` or `jsonl`; by default from the extension (`.jsonl`, `.json`,
     /// `.ndjson` give jsonl, anything else csv).
     #[serde(default)]
+    #[describe(ty = "csv | jsonl")]
     pub format: Option<Format>,
 }
 
@@ -42,12 +43,11 @@ pub enum Format {
 impl FileConfig {
     /// The encoding: `format`, or guessed from the extension.
     pub fn format(&self) -> Format {
-        self.format.unwrap_or_else(|| {
-            match self.path.extension().and_then(|e| e.to_str()) {
+        self.format
+            .unwrap_or_else(|| match self.path.extension().and_then(|e| e.to_str()) {
                 Some("jsonl" | "json" | "ndjson") => Format::Jsonl,
                 _ => Format::Csv,
-            }
-        })
+            })
     }
 
     /// Checks the path.
@@ -58,7 +58,10 @@ impl FileConfig {
         } else if self.path.is_dir() {
             problems.push(ConfigProblem::at(
                 "path",
-                format!("path: `{}` is a directory; expected a file name", self.path.display()),
+                format!(
+                    "path: `{}` is a directory; expected a file name",
+                    self.path.display()
+                ),
             ));
         }
         problems
@@ -165,7 +168,10 @@ impl Writer {
     }
 
     fn error(&self, e: std::io::Error) -> std::io::Error {
-        std::io::Error::new(e.kind(), format!("cannot write `{}`: {e}", self.tmp.display()))
+        std::io::Error::new(
+            e.kind(),
+            format!("cannot write `{}`: {e}", self.tmp.display()),
+        )
     }
 
     /// Flushes, syncs and renames to the final name.
@@ -175,7 +181,11 @@ impl Writer {
         std::fs::rename(&self.tmp, &self.path).map_err(|e| {
             std::io::Error::new(
                 e.kind(),
-                format!("cannot rename `{}` to `{}`: {e}", self.tmp.display(), self.path.display()),
+                format!(
+                    "cannot rename `{}` to `{}`: {e}",
+                    self.tmp.display(),
+                    self.path.display()
+                ),
             )
         })
     }

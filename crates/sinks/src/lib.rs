@@ -45,7 +45,10 @@ impl SinkConfig {
             "console" => parse_options(options).map(SinkConfig::Console),
             other => Err(ConfigProblem::at(
                 "type",
-                format!("unknown sink type `{other}`; known types: {}", TYPES.join(", ")),
+                format!(
+                    "unknown sink type `{other}`; known types: {}",
+                    TYPES.join(", ")
+                ),
             )),
         }
     }

@@ -35,6 +35,7 @@ pub struct CsvConfig {
     /// When to split a file over workers: `auto` (files of 32 MiB and
     /// more), `always`, `never`.
     #[serde(default)]
+    #[describe(ty = "auto | always | never")]
     pub split: Split,
     /// Keep the Info column in packet records (it can hold addresses).
     #[serde(default = "yes")]
@@ -82,14 +83,54 @@ impl Split {
 /// Record fields a CSV column can fill, with the header names found by
 /// default (compared case-insensitively).
 const COLUMN_NAMES: &[(&str, &[&str])] = &[
-    ("ts", &["time", "ts", "frame.time_epoch", "frame.time_relative", "_ws.col.time"]),
-    ("src", &["source", "src", "_ws.col.source", "_ws.col.def_src"]),
-    ("dst", &["destination", "dst", "_ws.col.destination", "_ws.col.def_dst"]),
+    (
+        "ts",
+        &[
+            "time",
+            "ts",
+            "frame.time_epoch",
+            "frame.time_relative",
+            "_ws.col.time",
+        ],
+    ),
+    (
+        "src",
+        &["source", "src", "_ws.col.source", "_ws.col.def_src"],
+    ),
+    (
+        "dst",
+        &[
+            "destination",
+            "dst",
+            "_ws.col.destination",
+            "_ws.col.def_dst",
+        ],
+    ),
     ("protocol", &["protocol", "_ws.col.protocol"]),
     ("length", &["length", "frame.len", "_ws.col.length"]),
     ("info", &["info", "_ws.col.info"]),
-    ("sport", &["source port", "src port", "srcport", "sport", "tcp.srcport", "udp.srcport"]),
-    ("dport", &["destination port", "dest port", "dstport", "dport", "tcp.dstport", "udp.dstport"]),
+    (
+        "sport",
+        &[
+            "source port",
+            "src port",
+            "srcport",
+            "sport",
+            "tcp.srcport",
+            "udp.srcport",
+        ],
+    ),
+    (
+        "dport",
+        &[
+            "destination port",
+            "dest port",
+            "dstport",
+            "dport",
+            "tcp.dstport",
+            "udp.dstport",
+        ],
+    ),
     ("tcp_flags", &["tcp_flags", "tcp.flags", "tcp flags"]),
 ];
 const REQUIRED: &[&str] = &["ts", "src", "dst", "protocol", "length"];
@@ -110,7 +151,11 @@ impl CsvConfig {
                     "columns",
                     format!(
                         "columns: unknown field `{key}`; expected any of {}",
-                        COLUMN_NAMES.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
+                        COLUMN_NAMES
+                            .iter()
+                            .map(|(k, _)| *k)
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 ));
             }
@@ -119,7 +164,11 @@ impl CsvConfig {
     }
 
     /// Builds the source.
-    pub fn build<'s>(&self, scope: Scope<'s, Time>, ctx: &SourceContext) -> Stream<'s, Time, Vec<Packet>> {
+    pub fn build<'s>(
+        &self,
+        scope: Scope<'s, Time>,
+        ctx: &SourceContext,
+    ) -> Stream<'s, Time, Vec<Packet>> {
         let files = crate::files::expand(&self.path).unwrap_or_default();
         let split = self.split.decide(&files);
         let spec = Spec {
@@ -164,12 +213,19 @@ impl Layout {
             if let Some(name) = columns.overrides.get(field) {
                 return header.iter().position(|h| h.trim() == name.trim());
             }
-            let names = COLUMN_NAMES.iter().find(|(f, _)| *f == field).map(|(_, n)| *n)?;
+            let names = COLUMN_NAMES
+                .iter()
+                .find(|(f, _)| *f == field)
+                .map(|(_, n)| *n)?;
             header
                 .iter()
                 .position(|h| names.iter().any(|n| h.trim().eq_ignore_ascii_case(n)))
         };
-        let missing: Vec<&str> = REQUIRED.iter().copied().filter(|f| find(f).is_none()).collect();
+        let missing: Vec<&str> = REQUIRED
+            .iter()
+            .copied()
+            .filter(|f| find(f).is_none())
+            .collect();
         if !missing.is_empty() {
             return Err(format!(
                 "header has no column for {}; expected Wireshark's \"No.\",\"Time\",\"Source\",\"Destination\",\"Protocol\",\"Length\",\"Info\" or a `columns` mapping (header: {})",
@@ -183,7 +239,11 @@ impl Layout {
             dst: find("dst").unwrap_or(0),
             protocol: find("protocol").unwrap_or(0),
             length: find("length").unwrap_or(0),
-            info: if columns.keep_info { find("info") } else { None },
+            info: if columns.keep_info {
+                find("info")
+            } else {
+                None
+            },
             sport: find("sport"),
             dport: find("dport"),
             tcp_flags: find("tcp_flags"),
@@ -262,15 +322,21 @@ impl CsvReader {
             ));
         }
         let field = |i: usize| self.fields.get(i).map(String::as_str).unwrap_or("");
-        let ts = parse_time(field(layout.ts))
-            .ok_or_else(|| format!("Time: expected seconds or a date and time, found `{}`", field(layout.ts)))?;
+        let ts = parse_time(field(layout.ts)).ok_or_else(|| {
+            format!(
+                "Time: expected seconds or a date and time, found `{}`",
+                field(layout.ts)
+            )
+        })?;
         if !decode {
             return Ok(ts);
         }
-        let length = field(layout.length)
-            .trim()
-            .parse::<u32>()
-            .map_err(|_| format!("Length: expected a whole number, found `{}`", field(layout.length)))?;
+        let length = field(layout.length).trim().parse::<u32>().map_err(|_| {
+            format!(
+                "Length: expected a whole number, found `{}`",
+                field(layout.length)
+            )
+        })?;
         let port = |col: Option<usize>, name: &str| -> Result<Option<u16>, String> {
             match col.map(field).map(str::trim) {
                 None | Some("") => Ok(None),
@@ -389,12 +455,17 @@ fn parse_time(text: &str) -> Option<Ts> {
     let hour: i64 = t.next()?.parse().ok()?;
     let minute: i64 = t.next()?.parse().ok()?;
     let seconds = Ts::parse_seconds(t.next()?)?;
-    if !(0..24).contains(&hour) || !(0..60).contains(&minute) || !(0..61_000_000_000).contains(&seconds.0) {
+    if !(0..24).contains(&hour)
+        || !(0..60).contains(&minute)
+        || !(0..61_000_000_000).contains(&seconds.0)
+    {
         return None;
     }
     let days = days_from_civil(year, month, day);
     let secs = days * 86_400 + hour * 3_600 + minute * 60;
-    Some(Ts(secs.checked_mul(Ts::NANOS_PER_SEC)?.checked_add(seconds.0)?))
+    Some(Ts(secs
+        .checked_mul(Ts::NANOS_PER_SEC)?
+        .checked_add(seconds.0)?))
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date.
@@ -434,9 +505,17 @@ impl RecordReader for CsvReader {
         loop {
             match reader.read_line() {
                 Err(e) => return Err(bad(format!("cannot read: {e}"), "io")),
-                Ok(None) => return Err(bad("empty file: expected a CSV header line".into(), "bad_header")),
+                Ok(None) => {
+                    return Err(bad(
+                        "empty file: expected a CSV header line".into(),
+                        "bad_header",
+                    ))
+                }
                 Ok(Some(false)) => {
-                    return Err(bad(format!("header line longer than {MAX_LINE} bytes"), "bad_header"))
+                    return Err(bad(
+                        format!("header line longer than {MAX_LINE} bytes"),
+                        "bad_header",
+                    ))
                 }
                 Ok(Some(true)) => {}
             }
@@ -449,10 +528,11 @@ impl RecordReader for CsvReader {
         }
         let header = String::from_utf8_lossy(&reader.line).into_owned();
         let mut names = Vec::new();
-        split_fields(&header, &mut names)
-            .map_err(|e| bad(format!("header: {e}"), "bad_header"))?;
-        reader.layout = Layout::from_header(&names, columns)
-            .map_err(|e| BadInput { line: Some(reader.line_no), ..bad(e, "bad_header") })?;
+        split_fields(&header, &mut names).map_err(|e| bad(format!("header: {e}"), "bad_header"))?;
+        reader.layout = Layout::from_header(&names, columns).map_err(|e| BadInput {
+            line: Some(reader.line_no),
+            ..bad(e, "bad_header")
+        })?;
         Ok(reader)
     }
 
@@ -500,7 +580,10 @@ mod tests {
     #[test]
     fn parses_times() {
         assert_eq!(parse_time("0.000079"), Some(Ts(79_000)));
-        assert_eq!(parse_time("2024-03-01 12:00:00.000050"), Some(Ts(1_709_294_400_000_050_000)));
+        assert_eq!(
+            parse_time("2024-03-01 12:00:00.000050"),
+            Some(Ts(1_709_294_400_000_050_000))
+        );
         assert_eq!(parse_time("1970-01-01T00:00:01Z"), Some(Ts(1_000_000_000)));
         assert_eq!(parse_time("2024-13-01 00:00:00"), None);
         assert_eq!(parse_time("yesterday"), None);
@@ -508,12 +591,26 @@ mod tests {
 
     #[test]
     fn finds_columns_by_header() {
-        let header: Vec<String> = ["No.", "Time", "Source", "Destination", "Protocol", "Length", "Info"]
-            .map(String::from)
-            .to_vec();
-        let cols = Columns { overrides: BTreeMap::new(), keep_info: true };
+        let header: Vec<String> = [
+            "No.",
+            "Time",
+            "Source",
+            "Destination",
+            "Protocol",
+            "Length",
+            "Info",
+        ]
+        .map(String::from)
+        .to_vec();
+        let cols = Columns {
+            overrides: BTreeMap::new(),
+            keep_info: true,
+        };
         let l = Layout::from_header(&header, &cols).unwrap_or_default();
-        assert_eq!((l.ts, l.src, l.dst, l.protocol, l.length, l.info), (1, 2, 3, 4, 5, Some(6)));
+        assert_eq!(
+            (l.ts, l.src, l.dst, l.protocol, l.length, l.info),
+            (1, 2, 3, 4, 5, Some(6))
+        );
         let notebook: Vec<String> = ["n", "Time", "Source", "Destination", "Protocol", "Length"]
             .map(String::from)
             .to_vec();

@@ -29,7 +29,10 @@ pub fn expand(path: &Path) -> Result<Vec<PathBuf>, String> {
             .filter_map(Result::ok)
             .map(|e| e.path())
             .filter(|p| p.is_file())
-            .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+            .filter(|p| {
+                !p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
             .collect();
         files.sort();
         if files.is_empty() {

@@ -59,7 +59,10 @@ impl SourceConfig {
             "pcap" => parse_options(options).map(SourceConfig::Pcap),
             other => Err(ConfigProblem::at(
                 "type",
-                format!("unknown source type `{other}`; known types: {}", TYPES.join(", ")),
+                format!(
+                    "unknown source type `{other}`; known types: {}",
+                    TYPES.join(", ")
+                ),
             )),
         }
     }
@@ -78,7 +81,11 @@ impl SourceConfig {
     }
 
     /// Builds the source operator on this worker.
-    pub fn build<'s>(&self, scope: Scope<'s, Time>, ctx: &SourceContext) -> Stream<'s, Time, Vec<Packet>> {
+    pub fn build<'s>(
+        &self,
+        scope: Scope<'s, Time>,
+        ctx: &SourceContext,
+    ) -> Stream<'s, Time, Vec<Packet>> {
         match self {
             SourceConfig::Csv(c) => c.build(scope, ctx),
             SourceConfig::Pcap(c) => c.build(scope, ctx),

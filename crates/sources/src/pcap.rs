@@ -30,6 +30,7 @@ pub struct PcapConfig {
     /// When to split a file over workers: `auto` (files of 32 MiB and
     /// more), `always`, `never`.
     #[serde(default)]
+    #[describe(ty = "auto | always | never")]
     pub split: Split,
 }
 
@@ -52,7 +53,11 @@ impl PcapConfig {
     }
 
     /// Builds the source.
-    pub fn build<'s>(&self, scope: Scope<'s, Time>, ctx: &SourceContext) -> Stream<'s, Time, Vec<Packet>> {
+    pub fn build<'s>(
+        &self,
+        scope: Scope<'s, Time>,
+        ctx: &SourceContext,
+    ) -> Stream<'s, Time, Vec<Packet>> {
         let files = crate::files::expand(&self.path).unwrap_or_default();
         let split = self.split.decide(&files);
         let spec = Spec {
@@ -91,7 +96,9 @@ impl RecordReader for PcapReader {
     type Options = ();
 
     fn open(_: &(), path: &Path) -> Result<PcapReader, BadInput> {
-        CaptureReader::open(path).map(|inner| PcapReader { inner }).map_err(bad)
+        CaptureReader::open(path)
+            .map(|inner| PcapReader { inner })
+            .map_err(bad)
     }
 
     fn next(&mut self, decode: bool, packet: &mut Packet) -> Step {

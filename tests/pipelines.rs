@@ -1,0 +1,70 @@
+//! Every example pipeline runs; the quick start matches its golden output.
+
+use crate::util::{root, run_into, text, TempDir};
+
+#[test]
+fn every_example_pipeline_runs() {
+    let mut pipelines: Vec<_> = std::fs::read_dir(root().join("pipelines"))
+        .expect("pipelines/")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    pipelines.sort();
+    assert!(!pipelines.is_empty());
+    for p in pipelines {
+        let dir = TempDir::new("example");
+        let (out, files) = run_into(&p, dir.path(), &["-w", "2"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}",
+            p.display(),
+            text(&out).1
+        );
+        for (id, f) in files {
+            let len = std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0);
+            assert!(len > 0, "{}: sink {id} wrote nothing", p.display());
+        }
+    }
+}
+
+/// Golden files: regenerate with `scripts/update-golden.sh` after an
+/// intended change, and review the diff.
+#[test]
+fn quickstart_matches_golden_output() {
+    let dir = TempDir::new("golden");
+    let (out, files) = run_into(&root().join("pipelines/quickstart.yaml"), dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+    for (id, f) in files {
+        let name = f.file_name().expect("name").to_string_lossy().into_owned();
+        let golden = root().join("tests/data/golden/quickstart").join(&name);
+        let want = std::fs::read_to_string(&golden).expect("golden file exists");
+        let got = std::fs::read_to_string(&f).expect("output exists");
+        if want != got {
+            let first = want
+                .lines()
+                .zip(got.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or(want.lines().count().min(got.lines().count()));
+            panic!(
+                "sink {id} differs from {} at line {}:\n want: {:?}\n  got: {:?}",
+                golden.display(),
+                first + 1,
+                want.lines().nth(first),
+                got.lines().nth(first)
+            );
+        }
+    }
+}
+
+#[test]
+fn console_sink_prints_a_summary() {
+    let dir = TempDir::new("console");
+    let (out, _) = run_into(&root().join("pipelines/quickstart.yaml"), dir.path(), &[]);
+    let (stdout, _) = text(&out);
+    assert!(stdout.contains("== traffic =="), "{stdout}");
+    assert!(stdout.contains("packets: 10501"), "{stdout}");
+    assert!(stdout.contains("top talkers (src)"), "{stdout}");
+    assert!(stdout.contains("== busiest =="), "{stdout}");
+}

@@ -1,0 +1,10 @@
+//! netanom's integration tests: the binary, run as users run it.
+
+mod util;
+
+mod bad_input;
+mod cli;
+mod corpus;
+mod oracle;
+mod pipelines;
+mod workers;
