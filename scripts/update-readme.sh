@@ -4,10 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --quiet
-ref=$(./target/debug/netanom plugins --markdown)
+ref=$(mktemp)
+trap 'rm -f "$ref"' EXIT
+./target/debug/netanom plugins --markdown > "$ref"
 python3 - "$ref" <<'PY'
 import sys
-ref = sys.argv[1] + "\n"
+ref = open(sys.argv[1]).read()
 text = open("README.md").read()
 start, end = "<!-- plugins:start -->\n", "<!-- plugins:end -->"
 i, j = text.index(start) + len(start), text.index(end)
