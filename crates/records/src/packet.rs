@@ -3,7 +3,6 @@
 use crate::field::{Field, Value};
 use crate::{Addr, Protocol, RecordKind, Ts};
 use serde::{Deserialize, Serialize};
-use std::cmp::Ordering;
 
 /// TCP flag bits, as in the TCP header (with NS as bit 8).
 pub mod tcp_flags {
@@ -88,29 +87,16 @@ impl crate::Record for Packet {
         self.ts
     }
 
-    fn sort_cmp(&self, other: &Self) -> Ordering {
-        (
-            self.ts,
-            self.src,
-            self.dst,
-            self.sport,
-            self.dport,
-            self.protocol,
-        )
-            .cmp(&(
-                other.ts,
-                other.src,
-                other.dst,
-                other.sport,
-                other.dport,
-                other.protocol,
-            ))
-            .then_with(|| {
-                (self.length, self.tcp_flags, &self.info).cmp(&(
-                    other.length,
-                    other.tcp_flags,
-                    &other.info,
-                ))
-            })
+    fn sort_key(&self, out: &mut Vec<u8>) {
+        use crate::sortkey as k;
+        k::ts(out, self.ts);
+        k::addr(out, self.src);
+        k::addr(out, self.dst);
+        k::port(out, self.sport);
+        k::port(out, self.dport);
+        k::protocol(out, self.protocol);
+        k::u64(out, self.length.into());
+        k::port(out, self.tcp_flags);
+        k::text(out, &self.info);
     }
 }

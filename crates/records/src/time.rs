@@ -76,8 +76,20 @@ impl Ts {
 
     /// Appends the decimal-seconds form to `out`.
     pub fn write_to(self, out: &mut Vec<u8>) {
-        use std::io::Write;
-        let _ = write!(out, "{self}");
+        if self.0 < 0 {
+            out.push(b'-');
+        }
+        let abs = self.0.unsigned_abs();
+        let ns = Self::NANOS_PER_SEC as u64;
+        crate::write::push_u64(out, abs / ns);
+        out.push(b'.');
+        let mut frac = abs % ns;
+        let mut digits = [b'0'; 9];
+        for d in digits.iter_mut().rev() {
+            *d = b'0' + (frac % 10) as u8;
+            frac /= 10;
+        }
+        out.extend_from_slice(&digits);
     }
 }
 
@@ -115,6 +127,17 @@ mod tests {
         assert_eq!(Ts::parse_seconds("-1.5"), Some(Ts(-1_500_000_000)));
         assert_eq!(Ts(-1).to_string(), "-0.000000001");
         assert_eq!(Ts::parse_seconds("12"), Some(Ts(12_000_000_000)));
+        for t in [
+            Ts(0),
+            Ts(-1),
+            Ts(1_709_294_400_000_050_000),
+            Ts(i64::MIN),
+            Ts(i64::MAX),
+        ] {
+            let mut out = Vec::new();
+            t.write_to(&mut out);
+            assert_eq!(String::from_utf8_lossy(&out), t.to_string());
+        }
         assert_eq!(Ts::parse_seconds("1.1234567891"), Some(Ts(1_123_456_789)));
         for bad in ["", ".", "abc", "1.2.3", "1e5", "99999999999999999999"] {
             assert_eq!(Ts::parse_seconds(bad), None, "{bad}");

@@ -3,7 +3,6 @@
 use crate::field::{Field, Value};
 use crate::{Addr, Protocol, RecordKind, Ts};
 use serde::{Deserialize, Serialize};
-use std::cmp::Ordering;
 
 /// The group a window record aggregates. Fields not in the window's
 /// `group_by` stay at their empty value.
@@ -144,11 +143,14 @@ impl crate::Record for WindowRecord {
         self.window_end
     }
 
-    fn sort_cmp(&self, other: &Self) -> Ordering {
-        (self.window_start, self.window_end, self.key).cmp(&(
-            other.window_start,
-            other.window_end,
-            other.key,
-        ))
+    fn sort_key(&self, out: &mut Vec<u8>) {
+        use crate::sortkey as k;
+        k::ts(out, self.window_start);
+        k::ts(out, self.window_end);
+        k::addr(out, self.key.src);
+        k::addr(out, self.key.dst);
+        k::protocol(out, self.key.protocol);
+        k::port(out, self.key.sport);
+        k::port(out, self.key.dport);
     }
 }

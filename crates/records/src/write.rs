@@ -2,7 +2,6 @@
 
 use crate::field::{Field, Value};
 use crate::{RecordKind, Ts};
-use std::cmp::Ordering;
 use std::io::Write;
 
 /// What every record kind offers sinks and generic operators.
@@ -16,9 +15,10 @@ pub trait Record: Clone + std::fmt::Debug + Send + 'static {
     /// The record's own event time (a packet's `ts`, a window's end).
     fn event_time(&self) -> Ts;
 
-    /// A total order that sinks use so that output does not depend on the
-    /// number of workers.
-    fn sort_cmp(&self, other: &Self) -> Ordering;
+    /// Appends the record's sort key: sinks write records in the byte
+    /// order of their keys, so output does not depend on the number of
+    /// workers. Records with equal keys must be equal.
+    fn sort_key(&self, out: &mut Vec<u8>);
 }
 
 /// Appends a CSV header line for `fields`.
@@ -87,14 +87,27 @@ fn write_plain(value: Value<'_>, out: &mut Vec<u8>) {
     match value {
         Value::Null => {}
         Value::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
-        Value::U64(v) => {
-            let _ = write!(out, "{v}");
+        Value::U64(v) => push_u64(out, v),
+        Value::F64(v) if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 => {
+            // Whole numbers print as integers, as `{}` does.
+            if v < 0.0 {
+                out.push(b'-');
+            }
+            push_u64(out, v.abs() as u64);
         }
         Value::F64(v) if v.is_finite() => {
             let _ = write!(out, "{v}");
         }
         Value::F64(_) => {}
         Value::Ts(t) => t.write_to(out),
+        Value::Addr(crate::Addr::V4(ip)) => {
+            for (i, octet) in ip.octets().iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                push_u64(out, u64::from(*octet));
+            }
+        }
         Value::Addr(a) => {
             let _ = write!(out, "{a}");
         }
@@ -104,6 +117,21 @@ fn write_plain(value: Value<'_>, out: &mut Vec<u8>) {
         }
         Value::Str(s) => out.extend_from_slice(s.as_bytes()),
     }
+}
+
+/// Appends the decimal digits of `n`.
+pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 fn write_json_value(value: Value<'_>, out: &mut Vec<u8>) {
@@ -169,6 +197,25 @@ mod tests {
             "ts,src,dst,sport,dport,protocol,length,tcp_flags,info\n\
              1.500000000,10.0.0.1,,1234,,TCP,60,0x0012,\"a \"\"quoted\"\", text\"\n"
         );
+    }
+
+    #[test]
+    fn fast_paths_print_like_display() {
+        for v in [0u64, 7, 10, 99, 1234567890, u64::MAX] {
+            let mut out = Vec::new();
+            push_u64(&mut out, v);
+            assert_eq!(String::from_utf8_lossy(&out), v.to_string());
+        }
+        for f in [0.0, 66.0, -3.0, 0.5, 1.0 / 3.0, 1e20, 123456.25] {
+            let mut out = Vec::new();
+            write_plain(Value::F64(f), &mut out);
+            assert_eq!(String::from_utf8_lossy(&out), f.to_string());
+        }
+        for a in ["0.0.0.0", "255.255.255.255", "10.20.3.4"] {
+            let mut out = Vec::new();
+            write_plain(Value::Addr(a.parse().unwrap_or_default()), &mut out);
+            assert_eq!(String::from_utf8_lossy(&out), a);
+        }
     }
 
     #[test]

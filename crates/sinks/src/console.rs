@@ -1,12 +1,13 @@
 //! `console`: a readable summary on standard output at the end of a run.
 
-use crate::gather::gather_sorted;
 use netanom_records::field::Value;
-use netanom_records::{Field, Record, RecordKind, Time};
+use netanom_records::{Addr, Field, Protocol, Record, RecordKind, Time, Ts};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
+use timely::dataflow::channels::pact::{Exchange, Pipeline};
+use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::Stream;
 use timely::ExchangeData;
 
@@ -25,46 +26,76 @@ fn default_top() -> usize {
     10
 }
 
+/// Busiest windows kept per worker (the global top is among them).
+const KEEP_BUSIEST: usize = 64;
+
 impl ConsoleConfig {
     fn top(&self) -> usize {
-        self.top.max(1)
+        self.top.clamp(1, KEEP_BUSIEST)
     }
 
-    /// Builds the sink on `input`.
+    /// Builds the sink on `input`: every worker summarizes its share, and
+    /// worker 0 merges the summaries and prints.
     pub fn build<'s, R: Record + ExchangeData>(&self, name: &str, input: Stream<'s, Time, Vec<R>>) {
-        let summary = std::rc::Rc::new(std::cell::RefCell::new(Summary::default()));
-        let done = summary.clone();
+        let is_writer = input.scope().index() == 0;
+        let partials = input
+            .unary_frontier::<timely::container::CapacityContainerBuilder<Vec<Summary>>, _, _, _>(
+                Pipeline,
+                &format!("{name}-summarize"),
+                move |cap, _info| {
+                    let mut cap = Some(cap);
+                    let mut summary = Summary::default();
+                    move |(handle, frontier), output| {
+                        handle.for_each(|_, batch| {
+                            for r in batch.iter() {
+                                summary.add(r);
+                            }
+                            summary.trim();
+                        });
+                        if frontier.is_empty() {
+                            if let Some(cap) = cap.take() {
+                                output.session(&cap).give(std::mem::take(&mut summary));
+                            }
+                        }
+                    }
+                },
+            );
+        let mut total = Summary::default();
+        let mut printed = false;
         let top = self.top();
         let title = name.to_owned();
-        gather_sorted(
-            input,
+        partials.sink(
+            Exchange::new(|_: &Summary| 0),
             name,
-            move |_time, records: &mut Vec<R>| {
-                let mut s = summary.borrow_mut();
-                for r in records.iter() {
-                    s.add(r);
+            move |(handle, frontier)| {
+                handle.for_each(|_, batch| {
+                    for s in batch.drain(..) {
+                        total.merge(s);
+                    }
+                });
+                if frontier.is_empty() && !printed && is_writer {
+                    printed = true;
+                    let text = total.render(&title, R::KIND, top);
+                    let mut stdout = std::io::stdout().lock();
+                    // A closed pipe (`| head`) is not an error.
+                    let _ = stdout.write_all(text.as_bytes());
+                    let _ = stdout.flush();
                 }
-            },
-            move || {
-                let text = done.borrow().render(&title, R::KIND, top);
-                let mut stdout = std::io::stdout().lock();
-                // A closed pipe (`| head`) is not an error.
-                let _ = stdout.write_all(text.as_bytes());
-                let _ = stdout.flush();
             },
         );
     }
 }
 
-#[derive(Default)]
-struct Summary {
+/// One worker's (or, merged, every worker's) summary.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Summary {
     records: u64,
     bytes: u64,
-    first: Option<String>,
-    last: Option<String>,
-    by_protocol: HashMap<String, (u64, u64)>,
-    by_src: HashMap<String, (u64, u64)>,
-    windows: HashMap<String, u64>,
+    first: Option<Ts>,
+    last: Option<Ts>,
+    by_protocol: HashMap<Protocol, (u64, u64)>,
+    by_src: HashMap<Addr, (u64, u64)>,
+    windows: std::collections::BTreeSet<Ts>,
     busiest: Vec<(u64, String)>,
 }
 
@@ -96,28 +127,31 @@ impl Summary {
             RecordKind::Packet => {
                 let len = number(r.get(Field::Length));
                 self.bytes += len;
-                let ts = text(r.get(Field::Ts));
-                if self.first.is_none() {
-                    self.first = Some(ts.clone());
+                if let Value::Ts(ts) = r.get(Field::Ts) {
+                    self.first = Some(self.first.map_or(ts, |f| f.min(ts)));
+                    self.last = Some(self.last.map_or(ts, |l| l.max(ts)));
                 }
-                self.last = Some(ts);
-                let p = self
-                    .by_protocol
-                    .entry(text(r.get(Field::Protocol)))
-                    .or_default();
+                let protocol = match r.get(Field::Protocol) {
+                    Value::Protocol(p) => p,
+                    _ => Protocol::default(),
+                };
+                let p = self.by_protocol.entry(protocol).or_default();
                 p.0 += 1;
                 p.1 += len;
-                let s = self.by_src.entry(text(r.get(Field::Src))).or_default();
+                let src = match r.get(Field::Src) {
+                    Value::Addr(a) => a,
+                    _ => Addr::None,
+                };
+                let s = self.by_src.entry(src).or_default();
                 s.0 += 1;
                 s.1 += len;
             }
             RecordKind::Window => {
                 let count = number(r.get(Field::Count));
                 self.bytes += number(r.get(Field::Bytes));
-                *self
-                    .windows
-                    .entry(text(r.get(Field::WindowStart)))
-                    .or_default() += 1;
+                if let Value::Ts(start) = r.get(Field::WindowStart) {
+                    self.windows.insert(start);
+                }
                 let label = format!(
                     "{} {} {} {}",
                     text(r.get(Field::WindowStart)),
@@ -126,17 +160,42 @@ impl Summary {
                     text(r.get(Field::Protocol))
                 );
                 self.busiest.push((count, label));
-                if self.busiest.len() > 4096 {
-                    self.trim_busiest(64);
-                }
             }
         }
     }
 
-    fn trim_busiest(&mut self, keep: usize) {
-        self.busiest
-            .sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-        self.busiest.truncate(keep);
+    fn trim(&mut self) {
+        if self.busiest.len() > 4 * KEEP_BUSIEST {
+            self.busiest
+                .sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+            self.busiest.truncate(KEEP_BUSIEST);
+        }
+    }
+
+    fn merge(&mut self, other: Summary) {
+        self.records += other.records;
+        self.bytes += other.bytes;
+        self.first = match (self.first, other.first) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last = match (self.last, other.last) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        for (k, (n, b)) in other.by_protocol {
+            let e = self.by_protocol.entry(k).or_default();
+            e.0 += n;
+            e.1 += b;
+        }
+        for (k, (n, b)) in other.by_src {
+            let e = self.by_src.entry(k).or_default();
+            e.0 += n;
+            e.1 += b;
+        }
+        self.windows.extend(other.windows);
+        self.busiest.extend(other.busiest);
+        self.trim();
     }
 
     fn render(&self, title: &str, kind: RecordKind, top: usize) -> String {
@@ -148,8 +207,18 @@ impl Summary {
                 if let (Some(first), Some(last)) = (&self.first, &self.last) {
                     let _ = writeln!(out, "time: {first} .. {last}");
                 }
-                table(&mut out, "protocol", &self.by_protocol, top);
-                table(&mut out, "top talkers (src)", &self.by_src, top);
+                let protocols: Vec<(String, (u64, u64))> = self
+                    .by_protocol
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), *v))
+                    .collect();
+                table(&mut out, "protocol", protocols, top);
+                let srcs: Vec<(String, (u64, u64))> = self
+                    .by_src
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), *v))
+                    .collect();
+                table(&mut out, "top talkers (src)", srcs, top);
             }
             RecordKind::Window => {
                 let _ = writeln!(
@@ -175,9 +244,8 @@ impl Summary {
     }
 }
 
-fn table(out: &mut String, title: &str, rows: &HashMap<String, (u64, u64)>, top: usize) {
-    let mut rows: Vec<_> = rows.iter().collect();
-    rows.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then_with(|| a.0.cmp(b.0)));
+fn table(out: &mut String, title: &str, mut rows: Vec<(String, (u64, u64))>, top: usize) {
+    rows.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then_with(|| a.0.cmp(&b.0)));
     let _ = writeln!(out, "{:>10} {:>12}  {title}", "packets", "bytes");
     for (name, (packets, bytes)) in rows.iter().take(top) {
         let name = if name.is_empty() {

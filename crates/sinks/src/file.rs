@@ -1,6 +1,6 @@
 //! `file`: writes records to one CSV or JSON Lines file.
 
-use crate::gather::gather_sorted;
+use crate::gather::gather_encoded;
 use netanom_records::doc::ConfigProblem;
 use netanom_records::stats::{ComponentStats, Stats};
 use netanom_records::write::{csv_header, csv_row, json_row};
@@ -93,18 +93,23 @@ impl FileConfig {
         let done_stats = stats;
         let id = name.to_owned();
         let done_id = id.clone();
-        gather_sorted(
+        let format = self.format();
+        gather_encoded(
             input,
             name,
-            move |_time, records: &mut Vec<R>| {
+            move |record: &R, out: &mut Vec<u8>| match format {
+                Format::Csv => csv_row(record, &fields, out),
+                Format::Jsonl => json_row(record, &fields, out),
+            },
+            move |bytes: &[u8]| {
                 let mut slot = writer.borrow_mut();
                 if let Some(w) = slot.as_mut() {
-                    if let Err(e) = w.write(records) {
+                    if let Err(e) = w.write(bytes) {
                         fail_stats.fail(format!("{id}: {e}"));
                         *slot = None;
                         return;
                     }
-                    ComponentStats::add(&component.records_out, records.len() as u64);
+                    ComponentStats::add(&component.records_out, 1);
                 }
             },
             move || {
@@ -121,9 +126,6 @@ impl FileConfig {
 /// A file being written under its temporary name.
 struct Writer {
     out: std::io::BufWriter<File>,
-    buf: Vec<u8>,
-    fields: Vec<Field>,
-    format: Format,
     tmp: PathBuf,
     path: PathBuf,
 }
@@ -142,29 +144,19 @@ impl Writer {
         let file = File::create(&tmp).map_err(with_path)?;
         let mut writer = Writer {
             out: std::io::BufWriter::with_capacity(1 << 20, file),
-            buf: Vec::with_capacity(1 << 16),
-            fields: fields.to_vec(),
-            format,
             tmp,
             path: path.to_owned(),
         };
         if format == Format::Csv {
-            csv_header(fields, &mut writer.buf);
-            writer.out.write_all(&writer.buf).map_err(with_path)?;
+            let mut header = Vec::new();
+            csv_header(fields, &mut header);
+            writer.out.write_all(&header).map_err(with_path)?;
         }
         Ok(writer)
     }
 
-    fn write<R: Record>(&mut self, records: &[R]) -> std::io::Result<()> {
-        for record in records {
-            self.buf.clear();
-            match self.format {
-                Format::Csv => csv_row(record, &self.fields, &mut self.buf),
-                Format::Jsonl => json_row(record, &self.fields, &mut self.buf),
-            }
-            self.out.write_all(&self.buf).map_err(|e| self.error(e))?;
-        }
-        Ok(())
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.out.write_all(bytes).map_err(|e| self.error(e))
     }
 
     fn error(&self, e: std::io::Error) -> std::io::Error {

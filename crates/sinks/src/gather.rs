@@ -1,52 +1,198 @@
-//! Gathers a stream on one worker in a deterministic order.
+//! Gathers a stream on one worker in a deterministic order, with the work
+//! spread: every worker sorts and encodes its own records into a
+//! [`Chunk`]; worker 0 only merges the sorted chunks of each time.
 
 use netanom_records::{Record, Time};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::Stream;
 use timely::ExchangeData;
 
-/// Sends every record to worker 0, which calls `on_batch` once per Timely
-/// time, in time order, with that time's records sorted by
-/// [`Record::sort_cmp`], and `on_done` once the input is complete. So the
-/// sequence of calls does not depend on the number of workers. Other
-/// workers call nothing.
-pub(crate) fn gather_sorted<'s, R, B, D>(
+/// One worker's records of one Timely time, sorted by key and encoded.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Chunk {
+    keys: Vec<u8>,
+    text: Vec<u8>,
+    /// Per record: end of its key in `keys`, end of its text in `text`.
+    ends: Vec<(u32, u32)>,
+}
+
+impl Chunk {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn key(&self, i: usize) -> &[u8] {
+        let start = if i == 0 {
+            0
+        } else {
+            self.ends[i - 1].0 as usize
+        };
+        &self.keys[start..self.ends[i].0 as usize]
+    }
+
+    fn text(&self, i: usize) -> &[u8] {
+        let start = if i == 0 {
+            0
+        } else {
+            self.ends[i - 1].1 as usize
+        };
+        &self.text[start..self.ends[i].1 as usize]
+    }
+
+    /// Sorts `records` by key and encodes them with `encode`.
+    fn build<R: Record>(records: &[R], encode: &impl Fn(&R, &mut Vec<u8>)) -> Chunk {
+        let mut keys = Vec::new();
+        let mut key_ends = Vec::with_capacity(records.len());
+        for r in records {
+            r.sort_key(&mut keys);
+            key_ends.push(keys.len());
+        }
+        let key_of = |i: usize| {
+            let start = if i == 0 { 0 } else { key_ends[i - 1] };
+            &keys[start..key_ends[i]]
+        };
+        let mut order: Vec<usize> = (0..records.len()).collect();
+        order.sort_unstable_by(|&a, &b| key_of(a).cmp(key_of(b)));
+        let mut chunk = Chunk::default();
+        chunk.ends.reserve(records.len());
+        for i in order {
+            chunk.keys.extend_from_slice(key_of(i));
+            encode(&records[i], &mut chunk.text);
+            // Chunks stay far below 4 GiB: one time's records of one worker.
+            chunk
+                .ends
+                .push((chunk.keys.len() as u32, chunk.text.len() as u32));
+        }
+        chunk
+    }
+}
+
+/// Calls `write(bytes)` on worker 0 with every record's encoding, time by
+/// time and in key order within a time, and `done()` once the input is
+/// complete. The sequence of bytes does not depend on the number of
+/// workers. Other workers call nothing.
+pub(crate) fn gather_encoded<'s, R, E, W, D>(
     input: Stream<'s, Time, Vec<R>>,
     name: &str,
-    mut on_batch: B,
-    on_done: D,
+    encode: E,
+    mut write: W,
+    done: D,
 ) where
     R: Record + ExchangeData,
-    B: FnMut(Time, &mut Vec<R>) + 'static,
+    E: Fn(&R, &mut Vec<u8>) + 'static,
+    W: FnMut(&[u8]) + 'static,
     D: FnOnce() + 'static,
 {
     let is_writer = input.scope().index() == 0;
-    let mut pending: BTreeMap<Time, Vec<R>> = BTreeMap::new();
-    let mut on_done = Some(on_done);
-    input.sink(Exchange::new(|_: &R| 0), name, move |(handle, frontier)| {
-        handle.for_each(|cap, batch| {
-            let time = cap.least().copied().unwrap_or_default();
-            pending.entry(time).or_default().append(batch);
-        });
-        while let Some(entry) = pending.first_entry() {
-            if frontier.less_equal(entry.key()) {
-                break;
-            }
-            let time = *entry.key();
-            let mut records = entry.remove();
-            records.sort_by(R::sort_cmp);
-            if is_writer {
-                on_batch(time, &mut records);
-            }
-        }
-        if frontier.is_empty() && pending.is_empty() {
-            if let Some(done) = on_done.take() {
+    let chunks = input
+        .unary_frontier::<timely::container::CapacityContainerBuilder<Vec<Chunk>>, _, _, _>(
+            Pipeline,
+            &format!("{name}-encode"),
+            move |_cap, _info| {
+                let mut pending: BTreeMap<
+                    Time,
+                    (timely::dataflow::operators::Capability<Time>, Vec<R>),
+                > = BTreeMap::new();
+                move |(handle, frontier), output| {
+                    handle.for_each(|cap, batch| {
+                        let time = cap.least().copied().unwrap_or_default();
+                        pending
+                            .entry(time)
+                            .or_insert_with(|| {
+                                (
+                                    cap.retain_least(0).unwrap_or_else(|| cap.delayed(&time, 0)),
+                                    Vec::new(),
+                                )
+                            })
+                            .1
+                            .append(batch);
+                    });
+                    while let Some(entry) = pending.first_entry() {
+                        if frontier.less_equal(entry.key()) {
+                            break;
+                        }
+                        let (cap, records) = entry.remove();
+                        let chunk = Chunk::build(&records, &encode);
+                        output.session(&cap).give(chunk);
+                    }
+                }
+            },
+        );
+    let mut pending: BTreeMap<Time, Vec<Chunk>> = BTreeMap::new();
+    let mut done = Some(done);
+    chunks.sink(
+        Exchange::new(|_: &Chunk| 0),
+        name,
+        move |(handle, frontier)| {
+            handle.for_each(|cap, batch| {
+                let time = cap.least().copied().unwrap_or_default();
+                pending.entry(time).or_default().append(batch);
+            });
+            while let Some(entry) = pending.first_entry() {
+                if frontier.less_equal(entry.key()) {
+                    break;
+                }
+                let chunks = entry.remove();
                 if is_writer {
-                    done();
+                    merge(&chunks, &mut write);
                 }
             }
+            if frontier.is_empty() && pending.is_empty() {
+                if let Some(done) = done.take() {
+                    if is_writer {
+                        done();
+                    }
+                }
+            }
+        },
+    );
+}
+
+/// Writes the records of sorted chunks in key order (a k-way merge; k is
+/// the number of workers).
+fn merge(chunks: &[Chunk], write: &mut impl FnMut(&[u8])) {
+    let mut next = vec![0usize; chunks.len()];
+    loop {
+        let mut best: Option<usize> = None;
+        for (c, chunk) in chunks.iter().enumerate() {
+            if next[c] < chunk.len() {
+                best = match best {
+                    Some(b) if chunks[b].key(next[b]) <= chunk.key(next[c]) => Some(b),
+                    _ => Some(c),
+                };
+            }
         }
-    });
+        let Some(b) = best else { break };
+        write(chunks[b].text(next[b]));
+        next[b] += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netanom_records::{Packet, Ts};
+
+    fn packet(ts: i64, len: u32) -> Packet {
+        Packet {
+            ts: Ts(ts),
+            length: len,
+            ..Packet::default()
+        }
+    }
+
+    #[test]
+    fn chunks_merge_in_key_order() {
+        let encode = |p: &Packet, out: &mut Vec<u8>| {
+            out.extend_from_slice(format!("{},{};", p.ts.0, p.length).as_bytes())
+        };
+        let a = Chunk::build(&[packet(3, 1), packet(1, 1), packet(5, 1)], &encode);
+        let b = Chunk::build(&[packet(2, 1), packet(3, 0), packet(9, 1)], &encode);
+        let mut out = Vec::new();
+        merge(&[a, b], &mut |bytes| out.extend_from_slice(bytes));
+        assert_eq!(String::from_utf8_lossy(&out), "1,1;2,1;3,0;3,1;5,1;9,1;");
+    }
 }
