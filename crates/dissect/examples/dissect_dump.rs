@@ -34,7 +34,9 @@ fn main() {
                 pkt.dst,
                 port(pkt.sport),
                 port(pkt.dport),
-                pkt.tcp_flags.map(|f| format!("0x{f:03x}")).unwrap_or_default()
+                pkt.tcp_flags
+                    .map(|f| format!("0x{f:03x}"))
+                    .unwrap_or_default()
             );
         }
     }

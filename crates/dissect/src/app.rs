@@ -12,8 +12,12 @@
 //!   counts agree;
 //! - TLS: the version a ServerHello selects (with `supported_versions`),
 //!   else the first record's; a Change Cipher Spec directly followed by
-//!   application data only happens in TLS 1.3;
-//! - QUIC: long headers by version, short headers on port 443.
+//!   application data or a plaintext ClientHello only happens in TLS 1.3;
+//! - SSH: a client's banner is `SSH`, the server's banner and encrypted
+//!   packets on port 22 are `SSHv2`;
+//! - QUIC: long headers by version, short headers on port 443; Google QUIC
+//!   by its version tag, or on port 443 by a public header with a
+//!   connection id.
 
 use crate::bytes::Bytes;
 use crate::link;
@@ -81,20 +85,10 @@ fn tcp_port(port: u16, payload: &[u8]) -> Option<Protocol> {
         110 => p::POP,
         139 | 445 => return nbss(payload),
         143 => p::IMAP,
-        179 => {
-            if payload.arr::<16>(0) == Some([0xff; 16]) {
-                p::BGP
-            } else {
-                return None;
-            }
-        }
-        389 | 3268 => {
-            if payload.first() == Some(&0x30) {
-                p::LDAP
-            } else {
-                return None;
-            }
-        }
+        // BGP messages start with a marker of 16 0xff bytes, LDAP ones with
+        // a BER SEQUENCE.
+        179 if payload.arr::<16>(0) == Some([0xff; 16]) => p::BGP,
+        389 | 3268 if payload.first() == Some(&0x30) => p::LDAP,
         1723 => p::PPTP,
         3306 => p::MYSQL,
         5060 => p::SIP,
@@ -144,8 +138,10 @@ fn is_http(payload: &[u8]) -> bool {
     ];
     match payload.first() {
         Some(b'H') if payload.starts_with(b"HTTP/1.") => true,
-        Some(b'C' | b'D' | b'G' | b'H' | b'L' | b'M' | b'N' | b'O' | b'P' | b'R' | b'S' | b'T'
-        | b'U') => METHODS.iter().any(|m| payload.starts_with(m)),
+        Some(
+            b'C' | b'D' | b'G' | b'H' | b'L' | b'M' | b'N' | b'O' | b'P' | b'R' | b'S' | b'T'
+            | b'U',
+        ) => METHODS.iter().any(|m| payload.starts_with(m)),
         _ => false,
     }
 }
@@ -175,9 +171,11 @@ fn tls(payload: &[u8]) -> Option<Protocol> {
     let mut shown = tls_version_name(version)?;
     let mut at = 0usize;
     let mut previous = 0u8;
-    while let (Some(kind), Some(version), Some(len)) =
-        (payload.u8_at(at), payload.u8_at(at + 1), payload.be16(at + 3))
-    {
+    while let (Some(kind), Some(version), Some(len)) = (
+        payload.u8_at(at),
+        payload.u8_at(at + 1),
+        payload.be16(at + 3),
+    ) {
         if !(0x14..=0x18).contains(&kind) || version != 3 {
             break;
         }
@@ -202,7 +200,9 @@ fn tls(payload: &[u8]) -> Option<Protocol> {
 
 /// A handshake record body that is exactly one plaintext ClientHello.
 fn is_client_hello(body: &[u8], record_len: u16) -> bool {
-    let declared = body.arr::<4>(0).map(|[kind, a, b, c]| (kind, u32::from_be_bytes([0, a, b, c])));
+    let declared = body
+        .arr::<4>(0)
+        .map(|[kind, a, b, c]| (kind, u32::from_be_bytes([0, a, b, c])));
     declared == Some((1, u32::from(record_len).wrapping_sub(4)))
 }
 
@@ -284,14 +284,8 @@ fn udp_port(port: u16, payload: &[u8], complete: bool, pkt: &mut Packet, depth: 
         1701 => p::L2TP,
         1900 => p::SSDP,
         1985 => p::HSRP,
-        2049 => {
-            // An RPC call to the NFS program (replies need the call).
-            if payload.be32(4) == Some(0) && payload.be32(12) == Some(100_003) {
-                p::NFS
-            } else {
-                return false;
-            }
-        }
+        // An RPC call to the NFS program (replies need the call).
+        2049 if payload.be32(4) == Some(0) && payload.be32(12) == Some(100_003) => p::NFS,
         3544 => return teredo(payload, pkt, depth),
         4500 => match payload.be32(0) {
             Some(0) => p::ISAKMP,
@@ -425,7 +419,7 @@ fn is_wireguard(payload: &[u8]) -> bool {
         1 => payload.len() == 148,
         2 => payload.len() == 92,
         3 => payload.len() == 64,
-        4 => payload.len() >= 32 && payload.len() % 16 == 0,
+        4 => payload.len() >= 32 && payload.len() & 15 == 0,
         _ => false,
     }
 }
@@ -434,7 +428,9 @@ fn is_wireguard(payload: &[u8]) -> bool {
 fn is_stun(payload: &[u8]) -> bool {
     payload.u8_at(0).is_some_and(|b| b & 0xc0 == 0)
         && payload.be32(4) == Some(0x2112_a442)
-        && payload.be16(2).is_some_and(|len| usize::from(len) + 20 == payload.len())
+        && payload
+            .be16(2)
+            .is_some_and(|len| usize::from(len) + 20 == payload.len())
 }
 
 /// Teredo: optional authentication and origin indication headers, then

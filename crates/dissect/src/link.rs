@@ -58,9 +58,16 @@ pub(crate) fn ethernet(data: &[u8], pkt: &mut Packet, depth: u8) {
     };
     pkt.dst = mac(data, 0);
     pkt.src = mac(data, 6);
-    type_or_length(len_or_type, data.from(14), pkt, depth);
+    // The common cases first, without the general dispatch.
+    match len_or_type {
+        0x0800 => net::ipv4(data.from(14), pkt, depth + 1),
+        0x86dd => net::ipv6(data.from(14), pkt, depth + 1),
+        _ => type_or_length(len_or_type, data.from(14), pkt, depth),
+    }
 }
 
+/// Not inlined, to keep the common IPv4/IPv6 path free of a jump table.
+#[inline(never)]
 /// The 2 bytes after the MAC addresses (or a VLAN tag): an EtherType, or
 /// the length of an 802.3 frame.
 fn type_or_length(value: u16, payload: &[u8], pkt: &mut Packet, depth: u8) {
@@ -93,7 +100,11 @@ pub(crate) fn ethertype(etype: u16, payload: &[u8], pkt: &mut Packet, depth: u8)
         0x88cc => pkt.protocol = p::LLDP,
         0x888e => {
             // EAPOL packet type 0 carries EAP.
-            pkt.protocol = if payload.u8_at(1) == Some(0) { p::EAP } else { p::EAPOL };
+            pkt.protocol = if payload.u8_at(1) == Some(0) {
+                p::EAP
+            } else {
+                p::EAPOL
+            };
         }
         0x8863 => pkt.protocol = p::PPPOED,
         0x8864 => ppp(payload.from(6), pkt, depth),
@@ -135,6 +146,11 @@ fn llc(payload: &[u8], pkt: &mut Packet, depth: u8) {
         pkt.protocol = p::LLC;
         return;
     };
+    // Bridged Ethernet inside LLC can nest without an EtherType in between.
+    if depth > MAX_DEPTH {
+        pkt.protocol = p::LLC;
+        return;
+    }
     pkt.protocol = match (dsap & 0xfe, ssap & 0xfe) {
         (0x42, 0x42) => p::STP,
         (0xaa, 0xaa) => {
@@ -148,7 +164,7 @@ fn llc(payload: &[u8], pkt: &mut Packet, depth: u8) {
                 (Some([0x00, 0x00, 0x0c]), Some(0x2004)) => p::DTP,
                 (Some([0x00, 0x00, 0x0c]), Some(0x010b)) => p::STP,
                 (Some([0x00, 0x80, 0xc2]), Some(0x0001 | 0x0007)) => {
-                    return ethernet(payload.from(8), pkt, depth);
+                    return ethernet(payload.from(8), pkt, depth + 1);
                 }
                 _ => p::LLC,
             }
@@ -282,7 +298,11 @@ fn ppp_frame(data: &[u8], pkt: &mut Packet, depth: u8) {
 /// PPP: optional `ff 03`, then a 1- or 2-byte protocol number.
 pub(crate) fn ppp(data: &[u8], pkt: &mut Packet, depth: u8) {
     pkt.protocol = p::PPP;
-    let data = if data.be16(0) == Some(0xff03) { data.from(2) } else { data };
+    let data = if data.be16(0) == Some(0xff03) {
+        data.from(2)
+    } else {
+        data
+    };
     let Some(first) = data.u8_at(0) else {
         return;
     };

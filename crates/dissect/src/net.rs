@@ -19,8 +19,7 @@ pub(crate) fn ipv4(data: &[u8], pkt: &mut Packet, depth: u8) {
         return ipv6(data, pkt, depth);
     }
     let header_len = usize::from(first & 0x0f) * 4;
-    let (Some(total), Some(frag), Some(proto)) = (data.be16(2), data.be16(6), data.u8_at(9))
-    else {
+    let (Some(total), Some(frag), Some(proto)) = (data.be16(2), data.be16(6), data.u8_at(9)) else {
         return;
     };
     if first >> 4 != 4 || header_len < 20 {
@@ -44,7 +43,11 @@ pub(crate) fn ipv4(data: &[u8], pkt: &mut Packet, depth: u8) {
         return; // more fragments, or a fragment offset
     }
     // Total length 0 is TCP segmentation offload: the frame says how long.
-    let end = if total == 0 { data.len() } else { total.min(data.len()) };
+    let end = if total == 0 {
+        data.len()
+    } else {
+        total.min(data.len())
+    };
     let payload = data.get(header_len..end).unwrap_or(&[]);
     transport::ip_payload(proto, payload, pkt, depth);
 }

@@ -16,9 +16,20 @@ pub(crate) const MAX_DEPTH: u8 = 8;
 /// Dissects the payload of an IPv4 or IPv6 packet whose (last) next-header
 /// value is `proto`. Protocols not named here keep the IP layer's name.
 pub(crate) fn ip_payload(proto: u8, payload: &[u8], pkt: &mut Packet, depth: u8) {
+    // The common cases as plain branches: a jump table over all protocol
+    // numbers costs a mispredicted indirect jump on mixed traffic.
+    if proto == 6 {
+        tcp(payload, pkt);
+    } else if proto == 17 {
+        udp(payload, pkt, depth);
+    } else {
+        other_ip_payload(proto, payload, pkt, depth);
+    }
+}
+
+#[inline(never)]
+fn other_ip_payload(proto: u8, payload: &[u8], pkt: &mut Packet, depth: u8) {
     match proto {
-        6 => tcp(payload, pkt),
-        17 => udp(payload, pkt, depth),
         1 => pkt.protocol = p::ICMP,
         58 => pkt.protocol = p::ICMPV6,
         2 => pkt.protocol = igmp(payload),

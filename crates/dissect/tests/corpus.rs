@@ -60,7 +60,10 @@ fn protocol_tally_agrees_with_tshark() {
             *ours.entry(pkt.protocol.to_string()).or_default() += 1;
         }
         let n: u64 = expected.values().sum();
-        let ok: u64 = expected.iter().map(|(k, v)| (*v).min(ours.get(k).copied().unwrap_or(0))).sum();
+        let ok: u64 = expected
+            .iter()
+            .map(|(k, v)| (*v).min(ours.get(k).copied().unwrap_or(0)))
+            .sum();
         agreeing += ok;
         total += n;
         if ok != n || ours.values().sum::<u64>() != n {
@@ -129,6 +132,9 @@ fn endpoints_agree_with_tshark() {
         }
     }
     let ratio = agreeing as f64 / total as f64;
-    eprintln!("endpoint packet counts: {agreeing}/{total} = {:.2}%", ratio * 100.0);
+    eprintln!(
+        "endpoint packet counts: {agreeing}/{total} = {:.2}%",
+        ratio * 100.0
+    );
     assert!(ratio >= 0.98, "endpoint agreement {ratio:.4} below 0.98");
 }

@@ -22,12 +22,20 @@ fn generate(packets: u32, seed: u32) -> Option<(PathBuf, PathBuf)> {
         eprintln!("skipped: ../shared/tools/gen_pcap.py is not there");
         return None;
     };
-    let dir = std::env::temp_dir().join(format!("netanom-dissect-gen-{}-{seed}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("netanom-dissect-gen-{}-{seed}", std::process::id()));
     std::fs::create_dir_all(&dir).ok()?;
     let (pcap, csv) = (dir.join("g.pcap"), dir.join("g.csv"));
     let status = Command::new("python3")
         .arg(&script)
-        .args(["-n", &packets.to_string(), "-s", &seed.to_string(), "-q", "--no-labels"])
+        .args([
+            "-n",
+            &packets.to_string(),
+            "-s",
+            &seed.to_string(),
+            "-q",
+            "--no-labels",
+        ])
         .arg("-o")
         .arg(&pcap)
         .arg("--csv")
@@ -80,21 +88,36 @@ fn check(packets: u32, seed: u32) {
     let frames = frames::load(&pcap).unwrap_or_else(|e| panic!("{e}"));
     let text = std::fs::read_to_string(&csv).unwrap_or_else(|e| panic!("{e}"));
     let rows: Vec<Vec<String>> = text.lines().skip(1).map(split_quoted_csv).collect();
-    assert_eq!(frames.len(), rows.len(), "pcap and CSV disagree on the packet count");
+    assert_eq!(
+        frames.len(),
+        rows.len(),
+        "pcap and CSV disagree on the packet count"
+    );
     let mut pkt = Packet::default();
     let mut mismatches = Vec::new();
     let mut tcp_checked = 0;
     for (i, (frame, row)) in frames.iter().zip(&rows).enumerate() {
         netanom_dissect::dissect(frame.linktype, &frame.data, &mut pkt);
         let (src, dst, proto, info) = (&row[2], &row[3], &row[4], &row[6]);
-        let ours = (pkt.protocol.to_string(), pkt.src.to_string(), pkt.dst.to_string());
+        let ours = (
+            pkt.protocol.to_string(),
+            pkt.src.to_string(),
+            pkt.dst.to_string(),
+        );
         if (&ours.0, &ours.1, &ours.2) != (proto, src, dst) {
-            mismatches.push(format!("#{}: csv {proto} {src} -> {dst}, ours {} {} -> {}", i + 1, ours.0, ours.1, ours.2));
+            mismatches.push(format!(
+                "#{}: csv {proto} {src} -> {dst}, ours {} {} -> {}",
+                i + 1,
+                ours.0,
+                ours.1,
+                ours.2
+            ));
         }
         if proto == "TCP" {
             if let Some((sport, dport, flags)) = tcp_info(info) {
                 tcp_checked += 1;
-                if (pkt.sport, pkt.dport, pkt.tcp_flags) != (Some(sport), Some(dport), Some(flags)) {
+                if (pkt.sport, pkt.dport, pkt.tcp_flags) != (Some(sport), Some(dport), Some(flags))
+                {
                     mismatches.push(format!(
                         "#{}: csv ports {sport}->{dport} flags {flags:#05x}, ours {:?}->{:?} {:?}",
                         i + 1,

@@ -27,8 +27,32 @@ impl Rng {
 
 /// Every link type the dissector decodes, and some it does not.
 const LINK_TYPES: &[u32] = &[
-    0, 1, 9, 12, 14, 50, 101, 104, 105, 107, 108, 113, 127, 129, 192, 228, 229, 239, 242, 253, 258,
-    276, 147, 231, 65535, u32::MAX,
+    0,
+    1,
+    9,
+    12,
+    14,
+    50,
+    101,
+    104,
+    105,
+    107,
+    108,
+    113,
+    127,
+    129,
+    192,
+    228,
+    229,
+    239,
+    242,
+    253,
+    258,
+    276,
+    147,
+    231,
+    65535,
+    u32::MAX,
 ];
 
 /// Dissects twice, into a fresh record and into one full of an earlier
@@ -70,7 +94,9 @@ fn crafted_nesting_is_bounded() {
     // IPv4-in-IPv4 nested far deeper than the dissector follows.
     let mut frame = Vec::new();
     for _ in 0..3000 {
-        frame.extend([0x45, 0, 0, 0, 0, 0, 0, 0, 64, 4, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+        frame.extend([
+            0x45, 0, 0, 0, 0, 0, 0, 0, 64, 4, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ]);
     }
     let mut pkt = Packet::default();
     dissect(101, &frame, &mut pkt);
@@ -79,6 +105,23 @@ fn crafted_nesting_is_bounded() {
     dissect(1, &vlans, &mut pkt);
     let mpls: Vec<u8> = [&[0u8; 12][..], &[0x88, 0x47], &[0, 0, 0, 0].repeat(5000)].concat();
     dissect(1, &mpls, &mut pkt);
+    // Ethernet bridged in LLC/SNAP in Ethernet, again and again.
+    let mut bridged = Vec::new();
+    for _ in 0..4000 {
+        bridged.extend([0u8; 12]);
+        bridged.extend([0x00, 0x40, 0xaa, 0xaa, 0x03, 0x00, 0x80, 0xc2, 0x00, 0x07]);
+    }
+    dissect(1, &bridged, &mut pkt);
+    // GRE carrying Ethernet carrying IPv4 carrying GRE ...
+    let mut gre = Vec::new();
+    for _ in 0..2000 {
+        gre.extend([0u8; 12]);
+        gre.extend([
+            0x08, 0x00, 0x45, 0, 0, 0, 0, 0, 0, 0, 64, 47, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2,
+        ]);
+        gre.extend([0, 0, 0x65, 0x58]);
+    }
+    dissect(1, &gre, &mut pkt);
     // IPv6 extension headers chained up to the end of a jumbo frame.
     let mut v6 = vec![0x60, 0, 0, 0, 0, 0, 0, 64];
     v6.extend([0; 32]);

@@ -204,6 +204,11 @@ impl Spec {
     /// that contains `ts`, earliest first.
     fn for_each_window(&self, ts: Ts, mut f: impl FnMut(Ts, Ts)) {
         let t = ts.0;
+        if self.slide == self.size {
+            let start = t.div_euclid(self.size).saturating_mul(self.size);
+            f(Ts(start), Ts(start.saturating_add(self.size)));
+            return;
+        }
         // The last window starting at or before t, then back while it covers t.
         let mut start = t.div_euclid(self.slide).saturating_mul(self.slide);
         let mut starts = [0i64; 64];
@@ -219,30 +224,49 @@ impl Spec {
     }
 }
 
-/// A small set that stays a vector until it grows.
-#[derive(Default)]
-struct Distinct<T: std::hash::Hash + Eq + Copy> {
-    small: Vec<T>,
-    large: Option<std::collections::HashSet<T, netanom_records::hash::FxBuildHasher>>,
+/// A set that keeps its first few values inline (most groups see one or
+/// two ports or peers) and moves to a hash set when it grows.
+enum Distinct<T: std::hash::Hash + Eq + Copy + Default> {
+    Inline(u8, [T; INLINE]),
+    Heap(std::collections::HashSet<T, netanom_records::hash::FxBuildHasher>),
 }
 
-impl<T: std::hash::Hash + Eq + Copy> Distinct<T> {
+const INLINE: usize = 4;
+
+impl<T: std::hash::Hash + Eq + Copy + Default> Default for Distinct<T> {
+    fn default() -> Self {
+        Distinct::Inline(0, [T::default(); INLINE])
+    }
+}
+
+impl<T: std::hash::Hash + Eq + Copy + Default> Distinct<T> {
     fn insert(&mut self, value: T) {
-        if let Some(large) = &mut self.large {
-            large.insert(value);
-        } else if !self.small.contains(&value) {
-            if self.small.len() < 16 {
-                self.small.push(value);
-            } else {
-                let mut large: std::collections::HashSet<T, _> = self.small.drain(..).collect();
-                large.insert(value);
-                self.large = Some(large);
+        match self {
+            Distinct::Inline(n, items) => {
+                let len = *n as usize;
+                if items[..len].contains(&value) {
+                    return;
+                }
+                if len < INLINE {
+                    items[len] = value;
+                    *n += 1;
+                } else {
+                    let mut set: std::collections::HashSet<T, _> = items.iter().copied().collect();
+                    set.insert(value);
+                    *self = Distinct::Heap(set);
+                }
+            }
+            Distinct::Heap(set) => {
+                set.insert(value);
             }
         }
     }
 
     fn len(&self) -> u32 {
-        let n = self.large.as_ref().map_or(self.small.len(), |l| l.len());
+        let n = match self {
+            Distinct::Inline(n, _) => *n as usize,
+            Distinct::Heap(set) => set.len(),
+        };
         u32::try_from(n).unwrap_or(u32::MAX)
     }
 }

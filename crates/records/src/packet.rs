@@ -100,3 +100,16 @@ impl crate::Record for Packet {
         k::text(out, &self.info);
     }
 }
+
+#[cfg(test)]
+mod size_tests {
+    #[test]
+    fn packet_stays_small() {
+        // Packets are moved several times per operator: keep them compact.
+        assert!(
+            std::mem::size_of::<super::Packet>() <= 96,
+            "{}",
+            std::mem::size_of::<super::Packet>()
+        );
+    }
+}

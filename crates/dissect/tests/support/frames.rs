@@ -41,7 +41,10 @@ pub fn load(path: &Path) -> Result<Vec<Frame>, String> {
                         interfaces.push(idb.linktype.0 as u32)
                     }
                     PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => frames.push(Frame {
-                        linktype: interfaces.get(epb.if_id as usize).copied().unwrap_or(u32::MAX),
+                        linktype: interfaces
+                            .get(epb.if_id as usize)
+                            .copied()
+                            .unwrap_or(u32::MAX),
                         data: epb.packet_data().to_vec(),
                         wire_len: epb.origlen,
                     }),

@@ -1,0 +1,73 @@
+//! pcap source inner loop, one thread: read + decode + classify.
+//!
+//! `cargo bench --bench decode [-- FILE]`. Without FILE it generates (once)
+//! a 1M-packet capture with ../shared/tools/gen_pcap.py into
+//! target/bench-data/. Prints frames/s for reading alone (the floor) and
+//! for reading plus dissection, best of 5 passes.
+
+use netanom_capture::{CaptureReader, Next};
+use netanom_records::Packet;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+fn capture() -> PathBuf {
+    if let Some(arg) = std::env::args().skip(1).find(|a| !a.starts_with('-')) {
+        return PathBuf::from(arg);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = root.join("target/bench-data/g1m.pcap");
+    if !path.exists() {
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        let status = std::process::Command::new("python3")
+            .arg(root.join("../shared/tools/gen_pcap.py"))
+            .args(["-n", "1000000", "-s", "1", "--no-labels", "-q", "-o"])
+            .arg(&path)
+            .status()
+            .expect("python3 runs");
+        assert!(status.success(), "gen_pcap.py failed");
+    }
+    path
+}
+
+fn pass(path: &Path, decode: bool) -> (u64, f64) {
+    let start = Instant::now();
+    let mut reader = CaptureReader::open(path).expect("open capture");
+    let mut packet = Packet::default();
+    let mut frames = 0u64;
+    let mut checksum = 0u64;
+    loop {
+        match reader.next() {
+            Next::Frame(f) => {
+                frames += 1;
+                if decode {
+                    packet.length = f.orig_len;
+                    netanom_dissect::dissect(f.linktype, f.data, &mut packet);
+                    checksum = checksum.wrapping_add(u64::from(packet.sport.unwrap_or(0)));
+                } else {
+                    checksum = checksum.wrapping_add(f.data.len() as u64);
+                }
+            }
+            Next::Skipped(_) => {}
+            Next::End { .. } | Next::Fatal(_) => break,
+        }
+    }
+    std::hint::black_box(checksum);
+    (frames, start.elapsed().as_secs_f64())
+}
+
+fn main() {
+    let path = capture();
+    println!("capture: {}", path.display());
+    for (name, decode) in [
+        ("read only (floor)", false),
+        ("read + dissect + classify", true),
+    ] {
+        let (frames, best) = (0..5)
+            .map(|_| pass(&path, decode))
+            .fold((0, f64::MAX), |(_, b), (n, t)| (n, b.min(t)));
+        println!(
+            "{name:<28} {frames} frames in {best:.3} s: {:.2} M frames/s",
+            frames as f64 / best / 1e6
+        );
+    }
+}
