@@ -120,9 +120,11 @@ impl Pipeline {
         }
     }
 
-    /// The Timely tick in nanoseconds: the greatest common divisor of all
-    /// window sizes and slides (1 s when there are none), so that every
-    /// window boundary is a multiple of it.
+    /// The Timely tick in nanoseconds: the smallest multiple of the
+    /// greatest common divisor of all window sizes and slides that is at
+    /// least [`MIN_TICK`]. Timely times are multiples of it: every distinct
+    /// time costs progress tracking, so many small windows are emitted
+    /// together, at the first tick at or after their end.
     pub fn tick(&self) -> u64 {
         let g = self
             .operators
@@ -132,12 +134,16 @@ impl Pipeline {
             .filter(|&n| n > 0)
             .fold(0, gcd);
         if g == 0 {
-            1_000_000_000
+            MIN_TICK
         } else {
-            g
+            g.saturating_mul(MIN_TICK.div_ceil(g))
         }
     }
 }
+
+/// The shortest Timely tick, in nanoseconds (1 s). Finer ticks cost more
+/// in progress tracking than they gain in latency.
+pub const MIN_TICK: u64 = 1_000_000_000;
 
 fn gcd(a: u64, b: u64) -> u64 {
     if b == 0 {

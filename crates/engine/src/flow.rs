@@ -48,11 +48,12 @@ impl<'s> Flow<'s> {
         self,
         id: &str,
         config: &OperatorConfig,
+        tick: u64,
         stats: &Arc<Stats>,
     ) -> Option<Flow<'s>> {
         match (config, self) {
             (OperatorConfig::Window(w), Flow::Packets(s)) => {
-                Some(Flow::Windows(w.build(id, s, stats.component(id))))
+                Some(Flow::Windows(w.build(id, s, tick, stats.component(id))))
             }
             (OperatorConfig::Window(_), Flow::Windows(_)) => None,
         }

@@ -178,7 +178,7 @@ fn build<'s>(scope: timely::dataflow::Scope<'s, Time>, pipeline: &Pipeline, stat
     for op in &pipeline.operators {
         let input = Flow::concat(op.inputs.iter().filter_map(|i| flows.get(i).cloned()));
         if let Some(input) = input {
-            if let Some(output) = input.operate(&op.id, &op.config, stats) {
+            if let Some(output) = input.operate(&op.id, &op.config, tick, stats) {
                 flows.insert(op.id.clone(), output);
             }
         }

@@ -92,13 +92,16 @@ impl WindowConfig {
         problems
     }
 
-    /// Builds the operator on `input`.
+    /// Builds the operator on `input`. Windows are emitted at the first
+    /// multiple of `tick` (the pipeline's Timely tick) at or after their end.
     pub fn build<'s>(
         &self,
         name: &str,
         input: Stream<'s, Time, Vec<Packet>>,
+        tick: u64,
         stats: Arc<ComponentStats>,
     ) -> Stream<'s, Time, Vec<WindowRecord>> {
+        let tick = tick.max(1);
         let spec = Spec::new(self);
         let route = spec.clone();
         let exchange = Exchange::new(move |p: &Packet| stable_hash(&route.key(p)));
@@ -106,43 +109,57 @@ impl WindowConfig {
             exchange,
             name,
             move |_cap, _info| {
-                let mut open: BTreeMap<Time, Open> = BTreeMap::new();
+                // Open windows by the Timely time they are emitted at.
+                let mut open: BTreeMap<Time, Emission> = BTreeMap::new();
+                // Groups seen in the last closed window: the next one is
+                // sized for as many, instead of growing step by step.
+                let mut expected_groups = 0usize;
                 move |(input, frontier), output| {
                     input.for_each(|cap, batch| {
                         let now = cap.least().copied().unwrap_or_default();
+                        let mut late = 0;
                         for packet in batch.drain(..) {
                             let key = spec.key(&packet);
-                            let mut late = 0;
                             spec.for_each_window(packet.ts, |start, end| {
-                                let end_time = to_time(end, 1);
-                                if end_time <= now {
+                                // Late: sent at or after the window's end.
+                                if to_time(end, 1) <= now {
                                     late += 1;
                                     return;
                                 }
-                                let window = open.entry(end_time).or_insert_with(|| Open {
-                                    cap: cap.delayed(&end_time, 0),
-                                    start,
-                                    end,
-                                    groups: FxHashMap::default(),
+                                let emit_at = ceil_to(to_time(end, 1), tick);
+                                let emission = open.entry(emit_at).or_insert_with(|| Emission {
+                                    cap: cap.delayed(&emit_at, 0),
+                                    windows: BTreeMap::new(),
                                 });
-                                window.groups.entry(key).or_default().add(&packet, &spec);
+                                emission
+                                    .windows
+                                    .entry((start, end))
+                                    .or_insert_with(|| {
+                                        FxHashMap::with_capacity_and_hasher(expected_groups, Default::default())
+                                    })
+                                    .entry(key)
+                                    .or_default()
+                                    .add(&packet, &spec);
                             });
-                            if late > 0 {
-                                ComponentStats::add(&stats.late, late);
-                            }
+                        }
+                        if late > 0 {
+                            ComponentStats::add(&stats.late, late);
                         }
                     });
-                    // Emit every window whose end the frontier has passed.
+                    // Emit every window whose emission time the frontier has passed.
                     while let Some(entry) = open.first_entry() {
                         if frontier.less_than(entry.key()) {
                             break;
                         }
-                        let window = entry.remove();
-                        let mut session = output.session(&window.cap);
+                        let emission = entry.remove();
+                        let mut session = output.session(&emission.cap);
                         let mut emitted = 0;
-                        for (key, acc) in window.groups {
-                            session.give(acc.finish(window.start, window.end, key, &spec));
-                            emitted += 1;
+                        for ((start, end), groups) in emission.windows {
+                            expected_groups = groups.len();
+                            for (key, acc) in groups {
+                                session.give(acc.finish(start, end, key, &spec));
+                                emitted += 1;
+                            }
                         }
                         ComponentStats::add(&stats.records_out, emitted);
                     }
@@ -152,11 +169,15 @@ impl WindowConfig {
     }
 }
 
-struct Open {
+/// The smallest multiple of `tick` at or above `t`.
+fn ceil_to(t: Time, tick: u64) -> Time {
+    t.div_ceil(tick).saturating_mul(tick)
+}
+
+/// The windows emitted at one Timely time.
+struct Emission {
     cap: Capability<Time>,
-    start: Ts,
-    end: Ts,
-    groups: FxHashMap<GroupKey, Acc>,
+    windows: BTreeMap<(Ts, Ts), FxHashMap<GroupKey, Acc>>,
 }
 
 /// What the operator needs of the config, cheap to clone into closures.
@@ -224,50 +245,41 @@ impl Spec {
     }
 }
 
-/// A set that keeps its first few values inline (most groups see one or
-/// two ports or peers) and moves to a hash set when it grows.
-enum Distinct<T: std::hash::Hash + Eq + Copy + Default> {
-    Inline(u8, [T; INLINE]),
-    Heap(std::collections::HashSet<T, netanom_records::hash::FxBuildHasher>),
+/// A set that holds one value inline (most groups see one peer or port)
+/// and moves to a boxed hash set when it grows, so that an [`Acc`] stays
+/// small: the window's hash table moves its entries on every resize.
+#[derive(Default)]
+enum Distinct<T: std::hash::Hash + Eq + Copy> {
+    #[default]
+    Empty,
+    One(T),
+    Many(Box<std::collections::HashSet<T, netanom_records::hash::FxBuildHasher>>),
 }
 
-const INLINE: usize = 4;
-
-impl<T: std::hash::Hash + Eq + Copy + Default> Default for Distinct<T> {
-    fn default() -> Self {
-        Distinct::Inline(0, [T::default(); INLINE])
-    }
-}
-
-impl<T: std::hash::Hash + Eq + Copy + Default> Distinct<T> {
+impl<T: std::hash::Hash + Eq + Copy> Distinct<T> {
     fn insert(&mut self, value: T) {
         match self {
-            Distinct::Inline(n, items) => {
-                let len = *n as usize;
-                if items[..len].contains(&value) {
-                    return;
-                }
-                if len < INLINE {
-                    items[len] = value;
-                    *n += 1;
-                } else {
-                    let mut set: std::collections::HashSet<T, _> = items.iter().copied().collect();
-                    set.insert(value);
-                    *self = Distinct::Heap(set);
-                }
+            Distinct::Empty => *self = Distinct::One(value),
+            Distinct::One(v) if *v == value => {}
+            Distinct::One(v) => {
+                let mut set =
+                    std::collections::HashSet::with_capacity_and_hasher(4, Default::default());
+                set.insert(*v);
+                set.insert(value);
+                *self = Distinct::Many(Box::new(set));
             }
-            Distinct::Heap(set) => {
+            Distinct::Many(set) => {
                 set.insert(value);
             }
         }
     }
 
     fn len(&self) -> u32 {
-        let n = match self {
-            Distinct::Inline(n, _) => *n as usize,
-            Distinct::Heap(set) => set.len(),
-        };
-        u32::try_from(n).unwrap_or(u32::MAX)
+        match self {
+            Distinct::Empty => 0,
+            Distinct::One(_) => 1,
+            Distinct::Many(set) => u32::try_from(set.len()).unwrap_or(u32::MAX),
+        }
     }
 }
 

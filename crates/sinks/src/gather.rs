@@ -56,8 +56,11 @@ impl Chunk {
         };
         let mut order: Vec<usize> = (0..records.len()).collect();
         order.sort_unstable_by(|&a, &b| key_of(a).cmp(key_of(b)));
-        let mut chunk = Chunk::default();
-        chunk.ends.reserve(records.len());
+        let mut chunk = Chunk {
+            keys: Vec::with_capacity(keys.len()),
+            text: Vec::with_capacity(records.len() * 128),
+            ends: Vec::with_capacity(records.len()),
+        };
         for i in order {
             chunk.keys.extend_from_slice(key_of(i));
             encode(&records[i], &mut chunk.text);
