@@ -66,7 +66,7 @@ impl<'s> Flow<'s> {
         config: &SinkConfig,
         fields: Vec<Field>,
         stats: &Arc<Stats>,
-    ) {
+    ) -> netanom_sinks::Consumed<'s> {
         match (config, self) {
             (SinkConfig::File(f), Flow::Packets(s)) => f.build(id, s, fields, stats.clone()),
             (SinkConfig::File(f), Flow::Windows(s)) => f.build(id, s, fields, stats.clone()),

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use timely::dataflow::operators::Probe;
 
 /// How to run.
 #[derive(Clone, Debug)]
@@ -163,12 +164,15 @@ pub fn run(pipeline: Pipeline, opts: &RunOptions) -> Result<RunSummary, EngineEr
 /// Wires the pipeline on one worker.
 fn build<'s>(scope: timely::dataflow::Scope<'s, Time>, pipeline: &Pipeline, stats: &Arc<Stats>) {
     let tick = pipeline.tick();
+    // Sinks' consumption, which sources wait for when they run ahead.
+    let consumed = timely::dataflow::ProbeHandle::new();
     let mut flows: HashMap<String, Flow<'s>> = HashMap::new();
     for source in &pipeline.sources {
         let ctx = SourceContext {
             id: &source.id,
             tick,
             stats: stats.clone(),
+            consumed: consumed.clone(),
         };
         flows.insert(
             source.id.clone(),
@@ -191,7 +195,9 @@ fn build<'s>(scope: timely::dataflow::Scope<'s, Time>, pipeline: &Pipeline, stat
             .map(|i| pipeline.fields_of(i))
             .unwrap_or_default();
         if let Some(input) = input {
-            input.sink(&sink.id, &sink.config, fields, stats);
+            input
+                .sink(&sink.id, &sink.config, fields, stats)
+                .probe_with(&consumed);
         }
     }
 }

@@ -36,7 +36,11 @@ impl ConsoleConfig {
 
     /// Builds the sink on `input`: every worker summarizes its share, and
     /// worker 0 merges the summaries and prints.
-    pub fn build<'s, R: Record + ExchangeData>(&self, name: &str, input: Stream<'s, Time, Vec<R>>) {
+    pub fn build<'s, R: Record + ExchangeData>(
+        &self,
+        name: &str,
+        input: Stream<'s, Time, Vec<R>>,
+    ) -> crate::Consumed<'s> {
         let is_writer = input.scope().index() == 0;
         let partials = input
             .unary_frontier::<timely::container::CapacityContainerBuilder<Vec<Summary>>, _, _, _>(
@@ -64,7 +68,8 @@ impl ConsoleConfig {
         let mut printed = false;
         let top = self.top();
         let title = name.to_owned();
-        partials.sink(
+        crate::terminal(
+            partials,
             Exchange::new(|_: &Summary| 0),
             name,
             move |(handle, frontier)| {
@@ -82,7 +87,7 @@ impl ConsoleConfig {
                     let _ = stdout.flush();
                 }
             },
-        );
+        )
     }
 }
 

@@ -74,7 +74,7 @@ impl FileConfig {
         input: Stream<'s, Time, Vec<R>>,
         fields: Vec<Field>,
         stats: Arc<Stats>,
-    ) {
+    ) -> crate::Consumed<'s> {
         let component = stats.component(name);
         let writer = if input.scope().index() == 0 {
             match Writer::create(&self.path, self.format(), &fields) {
@@ -119,7 +119,7 @@ impl FileConfig {
                     }
                 }
             },
-        );
+        )
     }
 }
 

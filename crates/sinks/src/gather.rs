@@ -44,6 +44,9 @@ impl Chunk {
 
     /// Sorts `records` by key and encodes them with `encode`.
     fn build<R: Record>(records: &[R], encode: &impl Fn(&R, &mut Vec<u8>)) -> Chunk {
+        if records.is_empty() {
+            return Chunk::default();
+        }
         let mut keys = Vec::new();
         let mut key_ends = Vec::with_capacity(records.len());
         for r in records {
@@ -54,8 +57,24 @@ impl Chunk {
             let start = if i == 0 { 0 } else { key_ends[i - 1] };
             &keys[start..key_ends[i]]
         };
-        let mut order: Vec<usize> = (0..records.len()).collect();
-        order.sort_unstable_by(|&a, &b| key_of(a).cmp(key_of(b)));
+        // Keys of one time share a long prefix (the window bounds): sort on
+        // the 16 bytes after it as an integer, then on the whole key.
+        let shared = (1..records.len()).fold(key_of(0).len(), |n, i| {
+            let (a, b) = (key_of(0), key_of(i));
+            n.min(a.iter().zip(b).take_while(|(x, y)| x == y).count())
+        });
+        let head = |i: usize| {
+            let mut buf = [0u8; 16];
+            let tail = key_of(i).get(shared..).unwrap_or(&[]);
+            let n = tail.len().min(16);
+            buf[..n].copy_from_slice(&tail[..n]);
+            u128::from_be_bytes(buf)
+        };
+        let mut order: Vec<(u128, usize)> = (0..records.len()).map(|i| (head(i), i)).collect();
+        order.sort_unstable_by(|&(ha, a), &(hb, b)| {
+            ha.cmp(&hb).then_with(|| key_of(a).cmp(key_of(b)))
+        });
+        let order = order.into_iter().map(|(_, i)| i);
         let mut chunk = Chunk {
             keys: Vec::with_capacity(keys.len()),
             text: Vec::with_capacity(records.len() * 128),
@@ -83,7 +102,8 @@ pub(crate) fn gather_encoded<'s, R, E, W, D>(
     encode: E,
     mut write: W,
     done: D,
-) where
+) -> crate::Consumed<'s>
+where
     R: Record + ExchangeData,
     E: Fn(&R, &mut Vec<u8>) + 'static,
     W: FnMut(&[u8]) + 'static,
@@ -126,7 +146,8 @@ pub(crate) fn gather_encoded<'s, R, E, W, D>(
         );
     let mut pending: BTreeMap<Time, Vec<Chunk>> = BTreeMap::new();
     let mut done = Some(done);
-    chunks.sink(
+    crate::terminal(
+        chunks,
         Exchange::new(|_: &Chunk| 0),
         name,
         move |(handle, frontier)| {
@@ -151,7 +172,7 @@ pub(crate) fn gather_encoded<'s, R, E, W, D>(
                 }
             }
         },
-    );
+    )
 }
 
 /// Writes the records of sorted chunks in key order (a k-way merge; k is

@@ -10,6 +10,45 @@ pub mod file;
 mod gather;
 
 pub use console::ConsoleConfig;
+
+use netanom_records::Time;
+use timely::dataflow::channels::pact::ParallelizationContract;
+use timely::dataflow::operators::generic::{InputHandleCore, Operator};
+use timely::dataflow::Stream;
+use timely::progress::frontier::MutableAntichain;
+
+/// What a sink returns: an empty stream whose frontier is the sink's input
+/// frontier, including records sent to it and not yet consumed. The engine
+/// probes it, so that sources can wait for slow sinks.
+pub type Consumed<'s> = Stream<'s, Time, Vec<()>>;
+
+/// Like timely's `sink`, but returning a [`Consumed`] stream. The operator
+/// holds no capability, so its output frontier follows its input.
+pub(crate) fn terminal<'s, C, P, L>(
+    input: Stream<'s, Time, C>,
+    pact: P,
+    name: &str,
+    mut logic: L,
+) -> Consumed<'s>
+where
+    C: timely::Container,
+    P: ParallelizationContract<Time, C>,
+    L: FnMut(
+            (
+                &mut InputHandleCore<Time, C, P::Puller>,
+                &MutableAntichain<Time>,
+            ),
+        ) + 'static,
+{
+    input.unary_frontier::<timely::container::CapacityContainerBuilder<Vec<()>>, _, _, _>(
+        pact,
+        name,
+        move |cap, _| {
+            drop(cap);
+            move |(handle, frontier), _output| logic((handle, frontier))
+        },
+    )
+}
 pub use file::FileConfig;
 
 use netanom_records::doc::{parse_options, ConfigProblem, Describe, PluginDoc};

@@ -176,6 +176,7 @@ impl CsvConfig {
             split,
             tick: ctx.tick,
             out_of_order: self.out_of_order.nanos(),
+            consumed: ctx.consumed.clone(),
         };
         let columns = Columns {
             overrides: self.columns.clone(),

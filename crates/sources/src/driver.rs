@@ -46,7 +46,13 @@ pub(crate) struct Spec {
     pub split: bool,
     pub tick: u64,
     pub out_of_order: u64,
+    /// The sinks' progress: reading waits while this source is more than a
+    /// tick ahead of it.
+    pub consumed: timely::dataflow::ProbeHandle<Time>,
 }
+
+/// How long a source that waits for the sinks sleeps before looking again.
+const WAIT: std::time::Duration = std::time::Duration::from_micros(200);
 
 struct Task {
     file: usize,
@@ -113,6 +119,14 @@ pub(crate) fn file_source<'s, R: RecordReader>(
 
             move |output| {
                 let Some(held) = cap.as_mut() else { return };
+                // Flow control: no reading while the sinks are more than a
+                // tick behind. The slowest source is never held (the probe
+                // cannot pass its capability), so this cannot deadlock.
+                let ahead_of = held.time().saturating_sub(spec.tick);
+                if *held.time() >= spec.tick && spec.consumed.less_than(&ahead_of) {
+                    activator.activate_after(WAIT);
+                    return;
+                }
                 let mut flush = |buf: &mut Vec<Packet>, time: Time| {
                     if buf.is_empty() {
                         return;

@@ -41,6 +41,9 @@ pub struct SourceContext<'a> {
     pub tick: u64,
     /// Counters and bad-input reports.
     pub stats: Arc<Stats>,
+    /// How far the sinks have consumed: a source waits while it is more
+    /// than a tick ahead, which bounds the records in flight.
+    pub consumed: timely::dataflow::ProbeHandle<Time>,
 }
 
 impl SourceConfig {

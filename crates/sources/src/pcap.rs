@@ -65,6 +65,7 @@ impl PcapConfig {
             split,
             tick: ctx.tick,
             out_of_order: self.out_of_order.nanos(),
+            consumed: ctx.consumed.clone(),
         };
         file_source::<PcapReader>(scope, ctx.id, spec, (), ctx.stats.component(ctx.id))
     }
