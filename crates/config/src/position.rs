@@ -177,11 +177,11 @@ mod tests {
         );
         assert_eq!(
             idx.find(&["sinks", "out", "inputs"]),
-            Some(Pos { line: 6, col: 20 })
+            Some(Pos { line: 6, col: 21 })
         );
         assert_eq!(
             idx.find(&["sinks", "out", "path"]),
-            Some(Pos { line: 6, col: 38 })
+            Some(Pos { line: 6, col: 40 })
         );
         // an unknown key falls back to its component
         assert_eq!(
