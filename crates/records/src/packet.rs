@@ -68,6 +68,8 @@ impl Packet {
 impl crate::Record for Packet {
     const KIND: RecordKind = RecordKind::Packet;
 
+    #[inline]
+
     fn get(&self, field: Field) -> Value<'_> {
         match field {
             Field::Ts => Value::Ts(self.ts),
@@ -86,6 +88,8 @@ impl crate::Record for Packet {
     fn event_time(&self) -> Ts {
         self.ts
     }
+
+    #[inline]
 
     fn sort_key(&self, out: &mut Vec<u8>) {
         use crate::sortkey as k;

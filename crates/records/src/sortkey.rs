@@ -5,11 +5,13 @@
 use crate::{Addr, Protocol, Ts};
 
 /// Appends a timestamp (order-preserving: sign bit flipped, big-endian).
+#[inline]
 pub fn ts(out: &mut Vec<u8>, t: Ts) {
     out.extend_from_slice(&((t.0 as u64) ^ (1 << 63)).to_be_bytes());
 }
 
 /// Appends an address: kind, then bytes (names end with a 0 byte).
+#[inline]
 pub fn addr(out: &mut Vec<u8>, a: Addr) {
     match a {
         Addr::None => out.push(0),
@@ -33,17 +35,20 @@ pub fn addr(out: &mut Vec<u8>, a: Addr) {
 }
 
 /// Appends a protocol name.
+#[inline]
 pub fn protocol(out: &mut Vec<u8>, p: Protocol) {
     text(out, p.name());
 }
 
 /// Appends text, terminated by a 0 byte (so "ab" < "abc").
+#[inline]
 pub fn text(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
     out.push(0);
 }
 
 /// Appends an optional port (absent first).
+#[inline]
 pub fn port(out: &mut Vec<u8>, p: Option<u16>) {
     match p {
         None => out.push(0),
@@ -55,6 +60,7 @@ pub fn port(out: &mut Vec<u8>, p: Option<u16>) {
 }
 
 /// Appends a number.
+#[inline]
 pub fn u64(out: &mut Vec<u8>, n: u64) {
     out.extend_from_slice(&n.to_be_bytes());
 }

@@ -75,6 +75,7 @@ impl Ts {
     }
 
     /// Appends the decimal-seconds form to `out`.
+    #[inline]
     pub fn write_to(self, out: &mut Vec<u8>) {
         if self.0 < 0 {
             out.push(b'-');

@@ -33,6 +33,7 @@ pub const GROUPABLE: &[Field] = &[
 
 impl GroupKey {
     /// The value of one grouping field.
+    #[inline]
     pub fn get(&self, field: Field) -> Value<'static> {
         match field {
             Field::Src => Value::Addr(self.src),
@@ -97,6 +98,7 @@ impl WindowRecord {
     }
 
     /// Mean frame length.
+    #[inline]
     pub fn len_avg(&self) -> f64 {
         if self.count == 0 {
             0.0
@@ -106,6 +108,7 @@ impl WindowRecord {
     }
 
     /// `len_avg / len_max`: 1 when all frames have the same length.
+    #[inline]
     pub fn local_anomaly(&self) -> f64 {
         if self.len_max == 0 {
             0.0
@@ -117,6 +120,8 @@ impl WindowRecord {
 
 impl crate::Record for WindowRecord {
     const KIND: RecordKind = RecordKind::Window;
+
+    #[inline]
 
     fn get(&self, field: Field) -> Value<'_> {
         match field {
@@ -142,6 +147,8 @@ impl crate::Record for WindowRecord {
     fn event_time(&self) -> Ts {
         self.window_end
     }
+
+    #[inline]
 
     fn sort_key(&self, out: &mut Vec<u8>) {
         use crate::sortkey as k;

@@ -58,6 +58,8 @@ pub fn json_row<R: Record>(record: &R, fields: &[Field], out: &mut Vec<u8>) {
     out.extend_from_slice(b"}\n");
 }
 
+#[inline]
+
 fn write_csv_value(value: Value<'_>, out: &mut Vec<u8>) {
     match value {
         Value::Str(s) => write_csv_text(s, out),
@@ -66,6 +68,8 @@ fn write_csv_value(value: Value<'_>, out: &mut Vec<u8>) {
         other => write_plain(other, out),
     }
 }
+
+#[inline]
 
 fn write_csv_text(s: &str, out: &mut Vec<u8>) {
     if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
@@ -83,6 +87,7 @@ fn write_csv_text(s: &str, out: &mut Vec<u8>) {
 }
 
 /// Values whose text needs no quoting in CSV.
+#[inline]
 fn write_plain(value: Value<'_>, out: &mut Vec<u8>) {
     match value {
         Value::Null => {}
@@ -128,6 +133,7 @@ fn write_plain(value: Value<'_>, out: &mut Vec<u8>) {
 }
 
 /// Appends the decimal digits of `n`.
+#[inline]
 pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
     // Digits are written in place: a `memcpy` call costs more than the
     // handful of bytes it would copy.
