@@ -56,9 +56,21 @@ impl ConsoleConfig {
                             }
                             summary.trim();
                         });
-                        if frontier.is_empty() {
-                            if let Some(cap) = cap.take() {
-                                output.session(&cap).give(std::mem::take(&mut summary));
+                        // Follow the input frontier: a capability held back
+                        // at the start would stall the sinks' probe, and with
+                        // it every source (flow control).
+                        match frontier.frontier().iter().min() {
+                            Some(&least) => {
+                                if let Some(cap) = cap.as_mut() {
+                                    if least > *cap.time() {
+                                        cap.downgrade(&least);
+                                    }
+                                }
+                            }
+                            None => {
+                                if let Some(cap) = cap.take() {
+                                    output.session(&cap).give(std::mem::take(&mut summary));
+                                }
                             }
                         }
                     }
