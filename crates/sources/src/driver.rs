@@ -51,6 +51,12 @@ pub(crate) struct Spec {
     pub consumed: timely::dataflow::ProbeHandle<Time>,
 }
 
+/// How many ticks of event time a source may run ahead of the sinks'
+/// progress. One tick leaves the pipeline idle between ticks (measured: 1M
+/// packets, 2 workers, 0.87 s); four keep it busy (0.59 s) while records in
+/// flight stay bounded by about five ticks of traffic.
+const AHEAD_TICKS: u64 = 4;
+
 /// How long a source that waits for the sinks sleeps before looking again.
 const WAIT: std::time::Duration = std::time::Duration::from_micros(200);
 
@@ -119,11 +125,11 @@ pub(crate) fn file_source<'s, R: RecordReader>(
 
             move |output| {
                 let Some(held) = cap.as_mut() else { return };
-                // Flow control: no reading while the sinks are more than a
-                // tick behind. The slowest source is never held (the probe
+                // Flow control: no reading while the sinks are more than
+                // AHEAD_TICKS ticks behind. The slowest source is never held (the probe
                 // cannot pass its capability), so this cannot deadlock.
-                let ahead_of = held.time().saturating_sub(spec.tick);
-                if *held.time() >= spec.tick && spec.consumed.less_than(&ahead_of) {
+                let ahead_of = held.time().saturating_sub(spec.tick * AHEAD_TICKS);
+                if *held.time() >= spec.tick * AHEAD_TICKS && spec.consumed.less_than(&ahead_of) {
                     activator.activate_after(WAIT);
                     return;
                 }
