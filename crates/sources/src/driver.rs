@@ -57,6 +57,9 @@ pub(crate) struct Spec {
 /// flight stay bounded by about five ticks of traffic.
 const AHEAD_TICKS: u64 = 4;
 
+/// Immediate re-checks before a waiting source sleeps.
+const SPIN_WAITS: u32 = 64;
+
 /// How long a source that waits for the sinks sleeps before looking again.
 const WAIT: std::time::Duration = std::time::Duration::from_micros(200);
 
@@ -121,6 +124,7 @@ pub(crate) fn file_source<'s, R: RecordReader>(
             let mut packet = Packet::default();
             let mut buf: Vec<Packet> = Vec::with_capacity(BATCH);
             let mut buf_time: Time = 0;
+            let mut waits = 0u32;
             activator.activate();
 
             move |output| {
@@ -130,9 +134,17 @@ pub(crate) fn file_source<'s, R: RecordReader>(
                 // cannot pass its capability), so this cannot deadlock.
                 let ahead_of = held.time().saturating_sub(spec.tick * AHEAD_TICKS);
                 if *held.time() >= spec.tick * AHEAD_TICKS && spec.consumed.less_than(&ahead_of) {
-                    activator.activate_after(WAIT);
+                    // Progress usually arrives within a step or two: look
+                    // again at once, and sleep only if it keeps us waiting.
+                    waits += 1;
+                    if waits < SPIN_WAITS {
+                        activator.activate();
+                    } else {
+                        activator.activate_after(WAIT);
+                    }
                     return;
                 }
+                waits = 0;
                 let mut flush = |buf: &mut Vec<Packet>, time: Time| {
                     if buf.is_empty() {
                         return;
