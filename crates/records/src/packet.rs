@@ -69,7 +69,6 @@ impl crate::Record for Packet {
     const KIND: RecordKind = RecordKind::Packet;
 
     #[inline]
-
     fn get(&self, field: Field) -> Value<'_> {
         match field {
             Field::Ts => Value::Ts(self.ts),
@@ -90,7 +89,6 @@ impl crate::Record for Packet {
     }
 
     #[inline]
-
     fn sort_key(&self, out: &mut Vec<u8>) {
         use crate::sortkey as k;
         k::ts(out, self.ts);

@@ -122,7 +122,6 @@ impl crate::Record for WindowRecord {
     const KIND: RecordKind = RecordKind::Window;
 
     #[inline]
-
     fn get(&self, field: Field) -> Value<'_> {
         match field {
             Field::WindowStart => Value::Ts(self.window_start),
@@ -149,7 +148,6 @@ impl crate::Record for WindowRecord {
     }
 
     #[inline]
-
     fn sort_key(&self, out: &mut Vec<u8>) {
         use crate::sortkey as k;
         k::ts(out, self.window_start);

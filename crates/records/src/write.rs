@@ -59,7 +59,6 @@ pub fn json_row<R: Record>(record: &R, fields: &[Field], out: &mut Vec<u8>) {
 }
 
 #[inline]
-
 fn write_csv_value(value: Value<'_>, out: &mut Vec<u8>) {
     match value {
         Value::Str(s) => write_csv_text(s, out),
@@ -70,7 +69,6 @@ fn write_csv_value(value: Value<'_>, out: &mut Vec<u8>) {
 }
 
 #[inline]
-
 fn write_csv_text(s: &str, out: &mut Vec<u8>) {
     if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
         out.push(b'"');

@@ -2,6 +2,7 @@
 //! notebook's layout.
 
 use crate::driver::{file_source, RecordReader, Spec, Step};
+use crate::options::{default_out_of_order, Split};
 use crate::SourceContext;
 use netanom_records::doc::ConfigProblem;
 use netanom_records::stats::BadInput;
@@ -44,40 +45,6 @@ pub struct CsvConfig {
 
 fn yes() -> bool {
     true
-}
-
-/// The default `out_of_order`.
-pub fn default_out_of_order() -> Duration {
-    Duration::from_secs(1)
-}
-
-/// When files are split over workers.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Split {
-    /// Files of [`SPLIT_BYTES`] and more.
-    #[default]
-    Auto,
-    /// Every file (all workers read it, each decodes its own chunks).
-    Always,
-    /// No file: one worker reads each file.
-    Never,
-}
-
-/// The size from which `split: auto` splits a file.
-pub const SPLIT_BYTES: u64 = 32 << 20;
-
-impl Split {
-    /// Whether to split these files.
-    pub fn decide(self, files: &[PathBuf]) -> bool {
-        match self {
-            Split::Always => true,
-            Split::Never => false,
-            Split::Auto => files
-                .iter()
-                .any(|f| std::fs::metadata(f).is_ok_and(|m| m.len() >= SPLIT_BYTES)),
-        }
-    }
 }
 
 /// Record fields a CSV column can fill, with the header names found by
@@ -169,15 +136,7 @@ impl CsvConfig {
         scope: Scope<'s, Time>,
         ctx: &SourceContext,
     ) -> Stream<'s, Time, Vec<Packet>> {
-        let files = crate::files::expand(&self.path).unwrap_or_default();
-        let split = self.split.decide(&files);
-        let spec = Spec {
-            files,
-            split,
-            tick: ctx.tick,
-            out_of_order: self.out_of_order.nanos(),
-            consumed: ctx.consumed.clone(),
-        };
+        let spec = Spec::new(&self.path, self.split, self.out_of_order, ctx);
         let columns = Columns {
             overrides: self.columns.clone(),
             keep_info: self.info,

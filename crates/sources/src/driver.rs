@@ -51,6 +51,26 @@ pub(crate) struct Spec {
     pub consumed: timely::dataflow::ProbeHandle<Time>,
 }
 
+impl Spec {
+    /// The files of `path` (validation has checked it names some), split or
+    /// not, with the engine's tick and flow-control probe.
+    pub fn new(
+        path: &Path,
+        split: crate::options::Split,
+        out_of_order: netanom_records::Duration,
+        ctx: &crate::SourceContext,
+    ) -> Spec {
+        let files = crate::files::expand(path).unwrap_or_default();
+        Spec {
+            split: split.decide(&files),
+            files,
+            tick: ctx.tick,
+            out_of_order: out_of_order.nanos(),
+            consumed: ctx.consumed.clone(),
+        }
+    }
+}
+
 /// How many ticks of event time a source may run ahead of the sinks'
 /// progress. One tick leaves the pipeline idle between ticks (measured: 1M
 /// packets, 2 workers, 0.87 s); four keep it busy (0.59 s) while records in

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod csv;
 mod driver;
 pub mod files;
+pub mod options;
 pub mod pcap;
 
 pub use csv::CsvConfig;

@@ -1,7 +1,7 @@
 //! `pcap`: pcap and pcapng capture files.
 
-use crate::csv::{default_out_of_order, Split};
 use crate::driver::{file_source, RecordReader, Spec, Step};
+use crate::options::{default_out_of_order, Split};
 use crate::SourceContext;
 use netanom_capture::{CaptureError, CaptureReader, ErrorKind, Next};
 use netanom_records::doc::ConfigProblem;
@@ -58,15 +58,7 @@ impl PcapConfig {
         scope: Scope<'s, Time>,
         ctx: &SourceContext,
     ) -> Stream<'s, Time, Vec<Packet>> {
-        let files = crate::files::expand(&self.path).unwrap_or_default();
-        let split = self.split.decide(&files);
-        let spec = Spec {
-            files,
-            split,
-            tick: ctx.tick,
-            out_of_order: self.out_of_order.nanos(),
-            consumed: ctx.consumed.clone(),
-        };
+        let spec = Spec::new(&self.path, self.split, self.out_of_order, ctx);
         file_source::<PcapReader>(scope, ctx.id, spec, (), ctx.stats.component(ctx.id))
     }
 }
