@@ -217,7 +217,7 @@ pub(crate) struct CsvReader {
     name: String,
     input: BufReader<Box<dyn Read>>,
     line: Vec<u8>,
-    fields: Vec<String>,
+    fields: Fields,
     layout: Layout,
     line_no: u64,
     offset: u64,
@@ -272,7 +272,7 @@ impl CsvReader {
 
     fn parse_row(&mut self, decode: bool, packet: &mut Packet) -> Result<Ts, String> {
         let text = std::str::from_utf8(&self.line).map_err(|e| format!("not UTF-8 text: {e}"))?;
-        split_fields(text, &mut self.fields)?;
+        self.fields.split(text)?;
         let layout = &self.layout;
         if self.fields.len() < layout.width {
             return Err(format!(
@@ -281,7 +281,7 @@ impl CsvReader {
                 self.fields.len()
             ));
         }
-        let field = |i: usize| self.fields.get(i).map(String::as_str).unwrap_or("");
+        let field = |i: usize| self.fields.get(i);
         let ts = parse_time(field(layout.ts)).ok_or_else(|| {
             format!(
                 "Time: expected seconds or a date and time, found `{}`",
@@ -353,46 +353,80 @@ fn protocol(name: &str) -> Protocol {
     })
 }
 
-/// Splits one CSV line into fields (RFC 4180 quoting within the line).
-fn split_fields(line: &str, out: &mut Vec<String>) -> Result<(), String> {
-    out.clear();
-    let mut chars = line.chars().peekable();
-    loop {
-        let mut field = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            loop {
-                match chars.next() {
-                    Some('"') if chars.peek() == Some(&'"') => {
-                        chars.next();
-                        field.push('"');
-                    }
-                    Some('"') => break,
-                    Some(c) => field.push(c),
-                    None => return Err("a quoted field is not closed on its line".into()),
-                }
-            }
-            match chars.next() {
-                None => {
-                    out.push(field);
-                    return Ok(());
-                }
-                Some(',') => out.push(field),
-                Some(c) => return Err(format!("unexpected `{c}` after a quoted field")),
-            }
+/// The fields of one CSV line, unescaped into one reused buffer (no
+/// allocation per field or row).
+#[derive(Debug, Default)]
+struct Fields {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl Fields {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn get(&self, i: usize) -> &str {
+        let start = if i == 0 {
+            0
         } else {
-            loop {
-                match chars.next() {
+            self.ends.get(i - 1).copied().unwrap_or(0)
+        };
+        let end = self.ends.get(i).copied().unwrap_or(start);
+        self.text.get(start..end).unwrap_or("")
+    }
+
+    /// Splits one line (RFC 4180 quoting within the line). Delimiters are
+    /// ASCII, so every slice below falls on a character boundary.
+    fn split(&mut self, line: &str) -> Result<(), String> {
+        self.text.clear();
+        self.ends.clear();
+        let bytes = line.as_bytes();
+        let mut i = 0;
+        loop {
+            if bytes.get(i) == Some(&b'"') {
+                i += 1;
+                loop {
+                    let Some(k) = line[i..].find('"') else {
+                        return Err("a quoted field is not closed on its line".into());
+                    };
+                    self.text.push_str(&line[i..i + k]);
+                    i += k + 1;
+                    if bytes.get(i) == Some(&b'"') {
+                        self.text.push('"');
+                        i += 1;
+                    } else {
+                        break;
+                    }
+                }
+                self.ends.push(self.text.len());
+                match bytes.get(i) {
+                    None => return Ok(()),
+                    Some(b',') => i += 1,
+                    Some(_) => {
+                        let c = line[i..].chars().next().unwrap_or(' ');
+                        return Err(format!("unexpected `{c}` after a quoted field"));
+                    }
+                }
+            } else {
+                match line[i..].find(',') {
                     None => {
-                        out.push(field);
+                        self.text.push_str(&line[i..]);
+                        self.ends.push(self.text.len());
                         return Ok(());
                     }
-                    Some(',') => break,
-                    Some(c) => field.push(c),
+                    Some(k) => {
+                        self.text.push_str(&line[i..i + k]);
+                        self.ends.push(self.text.len());
+                        i += k + 1;
+                    }
                 }
             }
-            out.push(field);
         }
+    }
+
+    fn to_vec(&self) -> Vec<String> {
+        (0..self.len()).map(|i| self.get(i).to_owned()).collect()
     }
 }
 
@@ -456,7 +490,7 @@ impl RecordReader for CsvReader {
             name: name.clone(),
             input: BufReader::with_capacity(1 << 20, Box::new(file)),
             line: Vec::new(),
-            fields: Vec::new(),
+            fields: Fields::default(),
             layout: Layout::default(),
             line_no: 0,
             offset: 0,
@@ -487,8 +521,11 @@ impl RecordReader for CsvReader {
             }
         }
         let header = String::from_utf8_lossy(&reader.line).into_owned();
-        let mut names = Vec::new();
-        split_fields(&header, &mut names).map_err(|e| bad(format!("header: {e}"), "bad_header"))?;
+        let mut fields = Fields::default();
+        fields
+            .split(&header)
+            .map_err(|e| bad(format!("header: {e}"), "bad_header"))?;
+        let names = fields.to_vec();
         reader.layout = Layout::from_header(&names, columns).map_err(|e| BadInput {
             line: Some(reader.line_no),
             ..bad(e, "bad_header")
@@ -530,11 +567,17 @@ mod tests {
 
     #[test]
     fn splits_quoted_fields() {
-        let mut out = Vec::new();
-        split_fields(r#""1","0.5","a ""b"", c",,x"#, &mut out).unwrap_or_default();
-        assert_eq!(out, vec!["1", "0.5", "a \"b\", c", "", "x"]);
-        assert!(split_fields(r#""open"#, &mut out).is_err());
-        assert!(split_fields(r#""a"b"#, &mut out).is_err());
+        let mut f = Fields::default();
+        assert!(f.split(r#""1","0.5","a ""b"", c",,x"#).is_ok());
+        assert_eq!(f.to_vec(), vec!["1", "0.5", "a \"b\", c", "", "x"]);
+        assert!(f.split("a,b,").is_ok());
+        assert_eq!(f.to_vec(), vec!["a", "b", ""]);
+        assert!(f.split("").is_ok());
+        assert_eq!(f.to_vec(), vec![""]);
+        assert!(f.split("\"é\",ü→,\"\"").is_ok());
+        assert_eq!(f.to_vec(), vec!["é", "ü→", ""]);
+        assert!(f.split(r#""open"#).is_err());
+        assert!(f.split(r#""a"b"#).is_err());
     }
 
     #[test]
