@@ -4,9 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --quiet
+bin="${CARGO_TARGET_DIR:-target}/debug/netanom"
 ref=$(mktemp)
 trap 'rm -f "$ref"' EXIT
-./target/debug/netanom plugins --markdown > "$ref"
+"$bin" plugins --markdown > "$ref"
 python3 - "$ref" <<'PY'
 import sys
 ref = open(sys.argv[1]).read()

@@ -2,9 +2,11 @@
 
 mod util;
 
+mod anonymize;
 mod bad_input;
 mod cli;
 mod corpus;
 mod oracle;
 mod pipelines;
+mod prometheus;
 mod workers;

@@ -40,6 +40,11 @@ fn kinds(d: &PluginDoc) -> String {
     match (takes.is_empty(), d.produces) {
         (true, Some(p)) => format!("produces {p} records"),
         (false, Some(p)) => format!("takes {} records, produces {p} records", takes.join(", ")),
+        // An operator without a fixed output kind passes its input's through.
+        (false, None) if d.category == "operator" => format!(
+            "takes {} records, produces records of its input's kind",
+            takes.join(", ")
+        ),
         (false, None) => format!("takes {} records", takes.join(", ")),
         (true, None) => String::new(),
     }

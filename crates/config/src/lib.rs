@@ -95,27 +95,44 @@ pub struct Pipeline {
 impl Pipeline {
     /// The record kind component `id` produces.
     pub fn kind_of(&self, id: &str) -> Option<RecordKind> {
+        self.kind_within(id, MAX_COMPONENTS)
+    }
+
+    /// [`Pipeline::kind_of`], following at most `depth` inputs (an
+    /// operator like `anonymize` produces its first input's kind).
+    fn kind_within(&self, id: &str, depth: usize) -> Option<RecordKind> {
         if let Some(s) = self.sources.iter().find(|c| c.id == id) {
             return Some(s.config.output_kind());
         }
-        self.operators
-            .iter()
-            .find(|c| c.id == id)
-            .map(|c| c.config.output_kind())
+        let c = self.operators.iter().find(|c| c.id == id)?;
+        let input = match (&c.config, c.inputs.first()) {
+            (OperatorConfig::Anonymize(_), Some(first)) if depth > 0 => {
+                self.kind_within(first, depth - 1)
+            }
+            _ => None,
+        };
+        c.config.output_kind(input)
     }
 
     /// The columns of the records component `id` produces.
     pub fn fields_of(&self, id: &str) -> Vec<Field> {
+        self.fields_within(id, MAX_COMPONENTS)
+    }
+
+    /// [`Pipeline::fields_of`], following at most `depth` inputs.
+    fn fields_within(&self, id: &str, depth: usize) -> Vec<Field> {
         if self.sources.iter().any(|c| c.id == id) {
             return Packet::FIELDS.to_vec();
         }
-        match self
-            .operators
-            .iter()
-            .find(|c| c.id == id)
-            .map(|c| &c.config)
-        {
-            Some(OperatorConfig::Window(w)) => w.fields(),
+        match self.operators.iter().find(|c| c.id == id) {
+            Some(c) => match &c.config {
+                // Same records as its (first) input.
+                OperatorConfig::Anonymize(_) => match c.inputs.first() {
+                    Some(first) if depth > 0 => self.fields_within(first, depth - 1),
+                    _ => Vec::new(),
+                },
+                OperatorConfig::Window(w) => w.fields(),
+            },
             None => Vec::new(),
         }
     }
@@ -604,6 +621,9 @@ fn check_graph(
             false
         }
     };
+    // Operators whose output kind is unknown (it follows an input that is
+    // itself invalid, already reported): not checked further.
+    let mut unknown_kind: std::collections::HashSet<String> = std::collections::HashSet::new();
     // Kahn's algorithm over operators.
     let mut pending: Vec<usize> = (0..operators.len()).collect();
     let mut ordered: Vec<usize> = Vec::new();
@@ -617,10 +637,11 @@ fn check_graph(
             .iter()
             .copied()
             .filter(|&i| {
-                operators[i]
-                    .inputs
-                    .iter()
-                    .all(|input| !op_ids.contains_key(input.as_str()) || kinds.contains_key(input))
+                operators[i].inputs.iter().all(|input| {
+                    !op_ids.contains_key(input.as_str())
+                        || kinds.contains_key(input)
+                        || unknown_kind.contains(input)
+                })
             })
             .collect();
         if ready.is_empty() {
@@ -638,7 +659,14 @@ fn check_graph(
             check_inputs(ck, "operators", &c.id, &input_kinds, |k| {
                 c.config.accepts(k)
             });
-            kinds.insert(c.id.clone(), c.config.output_kind());
+            match c.config.output_kind(input_kinds.first().map(|(_, k)| *k)) {
+                Some(kind) => {
+                    kinds.insert(c.id.clone(), kind);
+                }
+                None => {
+                    unknown_kind.insert(c.id.clone());
+                }
+            }
         }
     }
     for &i in &pending {
@@ -659,7 +687,16 @@ fn check_graph(
                 }
             }
         }
-        check_inputs(ck, "sinks", &s.id, &input_kinds, |k| s.config.accepts(k));
+        if s.config.keeps_inputs_apart() {
+            // Each input is its own stream: kinds may differ.
+            for input in &input_kinds {
+                check_inputs(ck, "sinks", &s.id, std::slice::from_ref(input), |k| {
+                    s.config.accepts(k)
+                });
+            }
+        } else {
+            check_inputs(ck, "sinks", &s.id, &input_kinds, |k| s.config.accepts(k));
+        }
     }
     let mut slots: Vec<Option<Component<OperatorConfig>>> =
         operators.into_iter().map(Some).collect();

@@ -56,6 +56,12 @@ impl<'s> Flow<'s> {
                 Some(Flow::Windows(w.build(id, s, tick, stats.component(id))))
             }
             (OperatorConfig::Window(_), Flow::Windows(_)) => None,
+            (OperatorConfig::Anonymize(a), Flow::Packets(s)) => {
+                Some(Flow::Packets(a.build(id, s, stats)))
+            }
+            (OperatorConfig::Anonymize(a), Flow::Windows(s)) => {
+                Some(Flow::Windows(a.build(id, s, stats)))
+            }
         }
     }
 
@@ -66,12 +72,14 @@ impl<'s> Flow<'s> {
         config: &SinkConfig,
         fields: Vec<Field>,
         stats: &Arc<Stats>,
-    ) -> netanom_sinks::Consumed<'s> {
-        match (config, self) {
+    ) -> Option<netanom_sinks::Consumed<'s>> {
+        Some(match (config, self) {
             (SinkConfig::File(f), Flow::Packets(s)) => f.build(id, s, fields, stats.clone()),
             (SinkConfig::File(f), Flow::Windows(s)) => f.build(id, s, fields, stats.clone()),
             (SinkConfig::Console(c), Flow::Packets(s)) => c.build(id, s),
             (SinkConfig::Console(c), Flow::Windows(s)) => c.build(id, s),
-        }
+            // Wired per input by `monitor::attach`.
+            (SinkConfig::Prometheus(_), _) => return None,
+        })
     }
 }

@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 mod flow;
+mod monitor;
 
 use flow::Flow;
 use netanom_config::Pipeline;
@@ -127,13 +128,18 @@ fn timely_config(opts: &RunOptions) -> Result<timely::Config, EngineError> {
 pub fn run(pipeline: Pipeline, opts: &RunOptions) -> Result<RunSummary, EngineError> {
     let config = timely_config(opts)?;
     let stats = Stats::new();
+    // Metrics endpoints, before the dataflow (a port in use fails early).
+    let monitors = monitor::Monitors::start(&pipeline, &stats, opts)?;
+    let worker_monitors = monitors.clone();
     let pipeline = Arc::new(pipeline);
     let started = Instant::now();
     let worker_stats = stats.clone();
     let guards = timely::execute(config, move |worker| {
         let pipeline = pipeline.clone();
         let stats = worker_stats.clone();
-        worker.dataflow::<Time, _, _>(|scope| build(scope, &pipeline, &stats));
+        let monitors = &worker_monitors;
+        worker.dataflow::<Time, _, _>(|scope| build(scope, &pipeline, &stats, monitors));
+        monitors.set_ready();
         while worker.has_dataflows() {
             worker.step_or_park(None);
         }
@@ -145,6 +151,11 @@ pub fn run(pipeline: Pipeline, opts: &RunOptions) -> Result<RunSummary, EngineEr
             failures.push(e);
         }
     }
+    let elapsed = started.elapsed();
+    // Push, hold and stop the metrics endpoints.
+    for failure in monitors.finish(failures.is_empty() && stats.failures().is_empty()) {
+        stats.fail(failure);
+    }
     if !failures.is_empty() {
         return Err(EngineError::Runtime(format!(
             "a worker failed: {}",
@@ -155,14 +166,16 @@ pub fn run(pipeline: Pipeline, opts: &RunOptions) -> Result<RunSummary, EngineEr
     if !failures.is_empty() {
         return Err(EngineError::Runtime(failures.join("\n")));
     }
-    Ok(RunSummary {
-        stats,
-        elapsed: started.elapsed(),
-    })
+    Ok(RunSummary { stats, elapsed })
 }
 
 /// Wires the pipeline on one worker.
-fn build<'s>(scope: timely::dataflow::Scope<'s, Time>, pipeline: &Pipeline, stats: &Arc<Stats>) {
+fn build<'s>(
+    scope: timely::dataflow::Scope<'s, Time>,
+    pipeline: &Pipeline,
+    stats: &Arc<Stats>,
+    monitors: &monitor::Monitors,
+) {
     let tick = pipeline.tick();
     // Sinks' consumption, which sources wait for when they run ahead.
     let consumed = timely::dataflow::ProbeHandle::new();
@@ -188,16 +201,20 @@ fn build<'s>(scope: timely::dataflow::Scope<'s, Time>, pipeline: &Pipeline, stat
         }
     }
     for sink in &pipeline.sinks {
+        // A prometheus sink takes each input apart (metrics per input).
+        if monitor::attach(scope, sink, &flows, monitors, &consumed) {
+            continue;
+        }
         let input = Flow::concat(sink.inputs.iter().filter_map(|i| flows.get(i).cloned()));
         let fields = sink
             .inputs
             .first()
             .map(|i| pipeline.fields_of(i))
             .unwrap_or_default();
-        if let Some(input) = input {
-            input
-                .sink(&sink.id, &sink.config, fields, stats)
-                .probe_with(&consumed);
+        if let Some(consumed_by_sink) =
+            input.and_then(|input| input.sink(&sink.id, &sink.config, fields, stats))
+        {
+            consumed_by_sink.probe_with(&consumed);
         }
     }
 }

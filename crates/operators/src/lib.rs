@@ -5,19 +5,24 @@
 //! [`OperatorConfig`], and an arm in each `match` below.
 #![deny(missing_docs)]
 
+pub mod anonymize;
+pub mod cryptopan;
 pub mod window;
 
+pub use anonymize::AnonymizeConfig;
 pub use window::WindowConfig;
 
 use netanom_records::doc::{parse_options, ConfigProblem, Describe, PluginDoc};
 use netanom_records::{Duration, RecordKind};
 
 /// The `type`s of operator, in `netanom plugins` order.
-pub const TYPES: &[&str] = &["window"];
+pub const TYPES: &[&str] = &["anonymize", "window"];
 
 /// An operator's configuration, by `type`.
 #[derive(Clone, Debug)]
 pub enum OperatorConfig {
+    /// `type: anonymize`.
+    Anonymize(AnonymizeConfig),
     /// `type: window`.
     Window(WindowConfig),
 }
@@ -26,6 +31,7 @@ impl OperatorConfig {
     /// The `type` value.
     pub fn type_name(&self) -> &'static str {
         match self {
+            OperatorConfig::Anonymize(_) => "anonymize",
             OperatorConfig::Window(_) => "window",
         }
     }
@@ -33,6 +39,7 @@ impl OperatorConfig {
     /// Parses the options of an operator of type `ty`.
     pub fn parse(ty: &str, options: serde_yaml::Value) -> Result<Self, ConfigProblem> {
         match ty {
+            "anonymize" => parse_options(options).map(OperatorConfig::Anonymize),
             "window" => parse_options(options).map(OperatorConfig::Window),
             other => Err(unknown_type(other)),
         }
@@ -41,6 +48,7 @@ impl OperatorConfig {
     /// Plugin-specific checks.
     pub fn validate(&self) -> Vec<ConfigProblem> {
         match self {
+            OperatorConfig::Anonymize(c) => c.validate(),
             OperatorConfig::Window(c) => c.validate(),
         }
     }
@@ -48,20 +56,25 @@ impl OperatorConfig {
     /// Whether the operator can take records of `kind`.
     pub fn accepts(&self, kind: RecordKind) -> bool {
         match self {
+            OperatorConfig::Anonymize(_) => matches!(kind, RecordKind::Packet | RecordKind::Window),
             OperatorConfig::Window(_) => kind == RecordKind::Packet,
         }
     }
 
-    /// The kind of record it produces.
-    pub fn output_kind(&self) -> RecordKind {
+    /// The kind of record it produces from inputs of kind `input`;
+    /// `None` when that depends on an input kind that is not known (an
+    /// operator that passes its input's kind through, like `anonymize`).
+    pub fn output_kind(&self, input: Option<RecordKind>) -> Option<RecordKind> {
         match self {
-            OperatorConfig::Window(_) => RecordKind::Window,
+            OperatorConfig::Anonymize(_) => input,
+            OperatorConfig::Window(_) => Some(RecordKind::Window),
         }
     }
 
     /// Window sizes and slides, which set the pipeline's tick.
     pub fn durations(&self) -> Vec<Duration> {
         match self {
+            OperatorConfig::Anonymize(_) => Vec::new(),
             OperatorConfig::Window(c) => vec![c.size, c.slide()],
         }
     }
@@ -79,11 +92,21 @@ fn unknown_type(ty: &str) -> ConfigProblem {
 
 /// Every operator's documentation.
 pub fn docs() -> Vec<PluginDoc> {
-    vec![PluginDoc {
-        category: "operator",
-        name: "window",
-        accepts: &[RecordKind::Packet],
-        produces: Some(RecordKind::Window),
-        doc: WindowConfig::describe(),
-    }]
+    vec![
+        PluginDoc {
+            category: "operator",
+            name: "anonymize",
+            accepts: &[RecordKind::Packet, RecordKind::Window],
+            // The same kind as its input.
+            produces: None,
+            doc: AnonymizeConfig::describe(),
+        },
+        PluginDoc {
+            category: "operator",
+            name: "window",
+            accepts: &[RecordKind::Packet],
+            produces: Some(RecordKind::Window),
+            doc: WindowConfig::describe(),
+        },
+    ]
 }

@@ -8,8 +8,10 @@
 pub mod console;
 pub mod file;
 mod gather;
+pub mod prometheus;
 
 pub use console::ConsoleConfig;
+pub use prometheus::PrometheusConfig;
 
 use netanom_records::Time;
 use timely::dataflow::channels::pact::ParallelizationContract;
@@ -55,7 +57,7 @@ use netanom_records::doc::{parse_options, ConfigProblem, Describe, PluginDoc};
 use netanom_records::RecordKind;
 
 /// The `type`s of sink, in `netanom plugins` order.
-pub const TYPES: &[&str] = &["file", "console"];
+pub const TYPES: &[&str] = &["file", "console", "prometheus"];
 
 const ALL_KINDS: &[RecordKind] = &[RecordKind::Packet, RecordKind::Window];
 
@@ -66,6 +68,8 @@ pub enum SinkConfig {
     File(FileConfig),
     /// `type: console`.
     Console(ConsoleConfig),
+    /// `type: prometheus`.
+    Prometheus(PrometheusConfig),
 }
 
 impl SinkConfig {
@@ -74,6 +78,7 @@ impl SinkConfig {
         match self {
             SinkConfig::File(_) => "file",
             SinkConfig::Console(_) => "console",
+            SinkConfig::Prometheus(_) => "prometheus",
         }
     }
 
@@ -82,6 +87,7 @@ impl SinkConfig {
         match ty {
             "file" => parse_options(options).map(SinkConfig::File),
             "console" => parse_options(options).map(SinkConfig::Console),
+            "prometheus" => parse_options(options).map(SinkConfig::Prometheus),
             other => Err(ConfigProblem::at(
                 "type",
                 format!(
@@ -97,6 +103,7 @@ impl SinkConfig {
         match self {
             SinkConfig::File(c) => c.validate(),
             SinkConfig::Console(_) => Vec::new(),
+            SinkConfig::Prometheus(c) => c.validate(),
         }
     }
 
@@ -104,7 +111,14 @@ impl SinkConfig {
     pub fn accepts(&self, kind: RecordKind) -> bool {
         match self {
             SinkConfig::File(_) | SinkConfig::Console(_) => ALL_KINDS.contains(&kind),
+            SinkConfig::Prometheus(_) => prometheus::ACCEPTS.contains(&kind),
         }
+    }
+
+    /// Whether the sink takes each input as its own stream (so its inputs
+    /// may mix record kinds) rather than one merged stream.
+    pub fn keeps_inputs_apart(&self) -> bool {
+        matches!(self, SinkConfig::Prometheus(_))
     }
 }
 
@@ -124,6 +138,13 @@ pub fn docs() -> Vec<PluginDoc> {
             accepts: ALL_KINDS,
             produces: None,
             doc: ConsoleConfig::describe(),
+        },
+        PluginDoc {
+            category: "sink",
+            name: "prometheus",
+            accepts: prometheus::ACCEPTS,
+            produces: None,
+            doc: PrometheusConfig::describe(),
         },
     ]
 }

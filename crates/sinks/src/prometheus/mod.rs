@@ -1,0 +1,279 @@
+//! `prometheus`: serves metrics in the Prometheus text format.
+//!
+//! Three parts:
+//! - [`PrometheusConfig`] and the Timely operators (this file): one
+//!   capability-free operator per input, counting on each worker and adding
+//!   its counts to shared counters once per activation (no records move
+//!   between workers, no lock per record).
+//! - [`Exporter`] (`exporter.rs`): one per sink and process; owns the
+//!   `prometheus::Registry`, refreshes the pipeline's self-metrics from
+//!   [`netanom_records::stats::Stats`] at each scrape, pushes to a
+//!   Pushgateway.
+//! - `http.rs`: the endpoint (`/metrics`, `/-/healthy`, `/-/ready`) on its
+//!   own threads, with bounded requests.
+//!
+//! **Adding metrics for a new record kind** (degree, k-means scores): add
+//! the kind to [`ACCEPTS`], its metric families to `exporter::Traffic`, and
+//! a `build_*` function here following [`PrometheusConfig::build_windows`];
+//! label values that come from traffic (IPs) go through
+//! `exporter::LabelBound` so that they stay bounded.
+
+mod exporter;
+mod http;
+
+pub use exporter::{Exporter, Topology};
+
+use crate::Consumed;
+use netanom_records::doc::ConfigProblem;
+use netanom_records::{Duration, Packet, Protocol, RecordKind, Time, WindowRecord};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::Stream;
+
+/// The record kinds the sink turns into metrics.
+pub const ACCEPTS: &[RecordKind] = &[RecordKind::Packet, RecordKind::Window];
+
+/// Serves metrics for Prometheus at `http://LISTEN/metrics` (text format),
+/// with `/-/healthy` and `/-/ready` (ready once the dataflow runs). From
+/// packet inputs: `netanom_packets_total` and `netanom_bytes_total` per
+/// source and protocol; from window inputs: window records, packets, bytes
+/// and the newest window end per operator. Always: the pipeline's own
+/// figures (records per operator, files and bad input per source,
+/// event-time watermark, lag, workers, build info). Inputs may mix record
+/// kinds. Protocol label values are bounded by `max_series`.
+#[derive(Clone, Debug, Serialize, Deserialize, netanom_derive::Describe)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusConfig {
+    /// Address and port to serve on. Port 0 takes any free port (the
+    /// address is printed on stderr). Binding other than loopback exposes
+    /// the metrics to the network, and says so on stderr.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Most distinct protocol label values per source; packets of further
+    /// protocols are counted under `protocol="other"`. Values are admitted
+    /// in the order they are first seen.
+    #[serde(default = "default_max_series")]
+    pub max_series: usize,
+    /// How long to keep serving after the data is done, so that a scrape
+    /// sees the final values (Ctrl-C ends the run early).
+    #[serde(default)]
+    pub hold: Duration,
+    /// A Pushgateway (`http://host:port`) to push the final values to when
+    /// the run ends, for jobs that end before a scrape.
+    #[serde(default)]
+    pub push_gateway: Option<String>,
+    /// The `job` name under which values are pushed.
+    #[serde(default = "default_job")]
+    pub job: String,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:9898".to_owned()
+}
+
+fn default_max_series() -> usize {
+    100
+}
+
+fn default_job() -> String {
+    "netanom".to_owned()
+}
+
+impl Default for PrometheusConfig {
+    fn default() -> Self {
+        PrometheusConfig {
+            listen: default_listen(),
+            max_series: default_max_series(),
+            hold: Duration::default(),
+            push_gateway: None,
+            job: default_job(),
+        }
+    }
+}
+
+/// A parsed `http://host:port/path` URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct HttpUrl {
+    /// `host:port` (port 80 when not given).
+    pub authority: String,
+    /// The path, without a trailing `/` (empty for the root).
+    pub path: String,
+}
+
+impl HttpUrl {
+    pub(crate) fn parse(url: &str) -> Result<HttpUrl, String> {
+        let rest = url
+            .strip_prefix("http://")
+            .ok_or_else(|| format!("`{url}` is not an http:// URL"))?;
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        if authority.is_empty() || authority.contains('@') {
+            return Err(format!("`{url}` has no host (or has credentials)"));
+        }
+        let authority = if authority.rsplit_once(':').is_some_and(|(_, p)| {
+            !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && !authority.ends_with(']')
+        }) {
+            authority.to_owned()
+        } else {
+            format!("{authority}:80")
+        };
+        if authority
+            .rsplit_once(':')
+            .is_none_or(|(_, p)| p.parse::<u16>().is_err())
+        {
+            return Err(format!("`{url}` has an invalid port"));
+        }
+        if path.bytes().any(|b| b <= b' ' || b == b'?' || b == b'#') {
+            return Err(format!(
+                "`{url}`: the path must be plain (no spaces, query or fragment)"
+            ));
+        }
+        Ok(HttpUrl {
+            authority,
+            path: path.trim_end_matches('/').to_owned(),
+        })
+    }
+}
+
+impl PrometheusConfig {
+    /// The listen address, parsed.
+    pub fn listen_addr(&self) -> Result<SocketAddr, String> {
+        self.listen.parse().map_err(|_| {
+            format!(
+                "listen: `{}` is not an address and port like 127.0.0.1:9898",
+                self.listen
+            )
+        })
+    }
+
+    /// Checks the address, the URL and the job name.
+    pub fn validate(&self) -> Vec<ConfigProblem> {
+        let mut problems = Vec::new();
+        if let Err(e) = self.listen_addr() {
+            problems.push(ConfigProblem::at("listen", e));
+        }
+        if self.max_series == 0 {
+            problems.push(ConfigProblem::at(
+                "max_series",
+                "max_series: must be at least 1",
+            ));
+        }
+        if let Some(url) = &self.push_gateway {
+            if let Err(e) = HttpUrl::parse(url) {
+                problems.push(ConfigProblem::at(
+                    "push_gateway",
+                    format!("push_gateway: {e}"),
+                ));
+            }
+        }
+        if self.job.is_empty()
+            || !self
+                .job
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+        {
+            problems.push(ConfigProblem::at(
+                "job",
+                format!(
+                    "job: `{}` must be letters, digits, `_`, `-` or `.`",
+                    self.job
+                ),
+            ));
+        }
+        problems
+    }
+
+    /// Counts the packets of input `source` per protocol on each worker.
+    pub fn build_packets<'s>(
+        &self,
+        name: &str,
+        source: &str,
+        input: Stream<'s, Time, Vec<Packet>>,
+        exporter: &Arc<Exporter>,
+    ) -> Consumed<'s> {
+        let shared = exporter.shared();
+        let progress = shared.input_progress();
+        let source = source.to_owned();
+        // Per worker: the counters of each protocol seen (a lookup in the
+        // registry once per protocol), and this activation's sums.
+        let mut handles: HashMap<Protocol, Option<exporter::Pair>> = HashMap::new();
+        let mut pending: HashMap<Protocol, (u64, u64)> = HashMap::new();
+        crate::terminal(
+            input,
+            Pipeline,
+            &format!("{name}-{source}"),
+            move |(handle, frontier)| {
+                let mut newest = i64::MIN;
+                handle.for_each(|_, batch| {
+                    for p in batch.iter() {
+                        let e = pending.entry(p.protocol).or_default();
+                        e.0 += 1;
+                        e.1 += u64::from(p.length);
+                        newest = newest.max(p.ts.0);
+                    }
+                });
+                for (protocol, (packets, bytes)) in pending.drain() {
+                    let pair = handles
+                        .entry(protocol)
+                        .or_insert_with(|| shared.traffic.pair(&source, protocol.name()));
+                    if let Some(pair) = pair {
+                        pair.packets.inc_by(packets);
+                        pair.bytes.inc_by(bytes);
+                    }
+                }
+                progress.observe(frontier, newest);
+            },
+        )
+    }
+
+    /// Window figures of input `operator`: records, packets, bytes, newest
+    /// window end.
+    pub fn build_windows<'s>(
+        &self,
+        name: &str,
+        operator: &str,
+        input: Stream<'s, Time, Vec<WindowRecord>>,
+        exporter: &Arc<Exporter>,
+    ) -> Consumed<'s> {
+        let shared = exporter.shared();
+        let progress = shared.input_progress();
+        let metrics = shared.traffic.windows(operator);
+        crate::terminal(
+            input,
+            Pipeline,
+            &format!("{name}-{operator}"),
+            move |(handle, frontier)| {
+                let (mut records, mut packets, mut bytes) = (0u64, 0u64, 0u64);
+                let mut newest = i64::MIN;
+                handle.for_each(|_, batch| {
+                    for w in batch.iter() {
+                        records += 1;
+                        packets += w.count;
+                        bytes += w.bytes;
+                        newest = newest.max(w.window_end.0);
+                    }
+                });
+                if let Some(m) = &metrics {
+                    if records > 0 {
+                        m.records.inc_by(records);
+                        m.packets.inc_by(packets);
+                        m.bytes.inc_by(bytes);
+                        let end = newest as f64 / 1e9;
+                        if end > m.end.get() {
+                            m.end.set(end);
+                        }
+                    }
+                }
+                progress.observe(frontier, newest);
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests;
