@@ -13,34 +13,18 @@
 //!   address new, every /16 cold at first);
 //! - uncached: the same, without caches (32 AES blocks per address).
 
+#[path = "common.rs"]
+mod common;
+use common::capture;
 use netanom_capture::{CaptureReader, Next};
 use netanom_operators::anonymize::{anonymize_addr, Anonymize, Spec};
 use netanom_operators::cryptopan::{Anonymizer, CryptoPan};
 use netanom_records::{Addr, Packet};
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 const KEY: [u8; 32] = *b"netanom benchmark key, 32 bytes!";
-
-fn capture() -> PathBuf {
-    if let Some(arg) = std::env::args().skip(1).find(|a| !a.starts_with('-')) {
-        return PathBuf::from(arg);
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let path = root.join("target/bench-data/g1m.pcap");
-    if !path.exists() {
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        let status = std::process::Command::new("python3")
-            .arg(root.join("../shared/tools/gen_pcap.py"))
-            .args(["-n", "1000000", "-s", "1", "--no-labels", "-q", "-o"])
-            .arg(&path)
-            .status()
-            .expect("python3 runs");
-        assert!(status.success(), "gen_pcap.py failed");
-    }
-    path
-}
 
 fn packets(path: &Path) -> Vec<Packet> {
     let mut reader = CaptureReader::open(path).expect("open capture");

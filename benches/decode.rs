@@ -5,29 +5,13 @@
 //! target/bench-data/. Prints frames/s for reading alone (the floor) and
 //! for reading plus dissection, best of 5 passes.
 
+#[path = "common.rs"]
+mod common;
+use common::capture;
 use netanom_capture::{CaptureReader, Next};
 use netanom_records::Packet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
-
-fn capture() -> PathBuf {
-    if let Some(arg) = std::env::args().skip(1).find(|a| !a.starts_with('-')) {
-        return PathBuf::from(arg);
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let path = root.join("target/bench-data/g1m.pcap");
-    if !path.exists() {
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        let status = std::process::Command::new("python3")
-            .arg(root.join("../shared/tools/gen_pcap.py"))
-            .args(["-n", "1000000", "-s", "1", "--no-labels", "-q", "-o"])
-            .arg(&path)
-            .status()
-            .expect("python3 runs");
-        assert!(status.success(), "gen_pcap.py failed");
-    }
-    path
-}
 
 fn pass(path: &Path, decode: bool) -> (u64, f64) {
     let start = Instant::now();
