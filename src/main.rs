@@ -74,8 +74,27 @@ enum Command {
     },
 }
 
+/// SIGINT and SIGTERM ask for a clean stop (sources stop reading, sinks
+/// finish their files, a metrics `hold` ends); a second one exits at once.
+fn handle_signals() {
+    let flag = netanom_records::shutdown::flag();
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // The conditional shutdown goes first: it fires only once the flag
+        // is already set, that is on the second signal.
+        let registered =
+            signal_hook::flag::register_conditional_shutdown(signal, 130, flag.clone())
+                .and_then(|_| signal_hook::flag::register(signal, flag.clone()));
+        if let Err(e) = registered {
+            eprintln!("netanom: cannot handle signal {signal}: {e}");
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Run { .. }) {
+        handle_signals();
+    }
     let result = match cli.command {
         Command::Run {
             pipeline,

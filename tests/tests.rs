@@ -8,5 +8,6 @@ mod cli;
 mod corpus;
 mod oracle;
 mod pipelines;
+mod signals;
 mod prometheus;
 mod workers;

@@ -15,8 +15,13 @@ pub fn run(path: &Path, sets: &[String], options: RunOptions, quiet: bool) -> Re
         EngineError::Usage(m) => Failure::BadInput(format!("netanom: {m}")),
         EngineError::Runtime(m) => Failure::Runtime(m),
     })?;
-    let text = render(&summary.stats, &sources, summary.elapsed);
-    if !quiet || text.contains("bad input") {
+    let mut text = render(&summary.stats, &sources, summary.elapsed);
+    if netanom_records::shutdown::requested() {
+        text.push_str(
+            "interrupted: sources stopped reading early; the outputs hold what was read\n",
+        );
+    }
+    if !quiet || text.contains("bad input") || text.contains("interrupted") {
         eprint!("{text}");
     }
     Ok(())

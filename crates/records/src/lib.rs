@@ -13,6 +13,7 @@ pub mod intern;
 pub mod kind;
 pub mod packet;
 pub mod protocol;
+pub mod shutdown;
 pub mod sortkey;
 pub mod stats;
 pub mod time;

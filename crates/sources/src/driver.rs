@@ -148,6 +148,13 @@ pub(crate) fn file_source<'s, R: RecordReader>(
             activator.activate();
 
             move |output| {
+                if netanom_records::shutdown::requested() {
+                    // SIGINT/SIGTERM: stop reading (the buffer is flushed at
+                    // the end of every activation); what was read drains
+                    // through the dataflow and the sinks finish their files.
+                    cap = None;
+                    return;
+                }
                 let Some(held) = cap.as_mut() else { return };
                 // Flow control: no reading while the sinks are more than
                 // AHEAD_TICKS ticks behind. The slowest source is never held (the probe

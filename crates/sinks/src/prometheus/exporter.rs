@@ -569,10 +569,14 @@ impl Exporter {
             let hold = std::time::Duration::from_nanos(self.config.hold.0);
             if !hold.is_zero() {
                 eprintln!(
-                    "{}: data done; serving final values on http://{}/metrics for {}",
+                    "{}: data done; serving final values on http://{}/metrics for {} (or until Ctrl-C)",
                     self.id, self.addr, self.config.hold
                 );
-                std::thread::sleep(hold);
+                // Until the hold ends or SIGINT/SIGTERM asks to stop.
+                let until = std::time::Instant::now() + hold;
+                while std::time::Instant::now() < until && !netanom_records::shutdown::requested() {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
             }
         }
         self.stop();
