@@ -132,6 +132,13 @@ impl Pipeline {
                     _ => Vec::new(),
                 },
                 OperatorConfig::Window(w) => w.fields(),
+                OperatorConfig::Degree(_) => netanom_records::DegreeRecord::FIELDS.to_vec(),
+                OperatorConfig::Kmeans(_) => match c.inputs.first() {
+                    Some(first) if depth > 0 => {
+                        netanom_records::scored::fields(&self.fields_within(first, depth - 1))
+                    }
+                    _ => Vec::new(),
+                },
             },
             None => Vec::new(),
         }
@@ -401,12 +408,27 @@ pub fn parse(text: &str, file: &str, sets: &[String]) -> Result<Pipeline, Proble
     if !ck.problems.is_empty() {
         return Err(finish(ck));
     }
-    Ok(Pipeline {
+    let pipeline = Pipeline {
         file: file.to_owned(),
         sources,
         operators,
         sinks,
-    })
+    };
+    // Options that depend on the input's columns (kmeans features).
+    for c in &pipeline.operators {
+        let input = c
+            .inputs
+            .first()
+            .map(|first| pipeline.fields_of(first))
+            .unwrap_or_default();
+        for p in c.config.check_fields(&input) {
+            ck.plugin_problem("operators", &c.id, p);
+        }
+    }
+    if !ck.problems.is_empty() {
+        return Err(finish(ck));
+    }
+    Ok(pipeline)
 }
 
 fn finish(mut ck: Checker<'_>) -> Problems {

@@ -3,7 +3,7 @@
 
 use netanom_operators::OperatorConfig;
 use netanom_records::stats::Stats;
-use netanom_records::{Field, Packet, Time, WindowRecord};
+use netanom_records::{DegreeRecord, Field, Packet, Scored, Time, WindowRecord};
 use netanom_sinks::SinkConfig;
 use std::sync::Arc;
 use timely::dataflow::operators::Concatenate;
@@ -14,6 +14,8 @@ use timely::dataflow::Stream;
 pub(crate) enum Flow<'s> {
     Packets(Stream<'s, Time, Vec<Packet>>),
     Windows(Stream<'s, Time, Vec<WindowRecord>>),
+    Degrees(Stream<'s, Time, Vec<DegreeRecord>>),
+    ScoredWindows(Stream<'s, Time, Vec<Scored<WindowRecord>>>),
 }
 
 impl<'s> Flow<'s> {
@@ -36,6 +38,20 @@ impl<'s> Flow<'s> {
                 let scope = s.scope();
                 Flow::Windows(scope.concatenate(flows.into_iter().filter_map(|f| match f {
                     Flow::Windows(s) => Some(s),
+                    _ => None,
+                })))
+            }
+            Flow::Degrees(s) => {
+                let scope = s.scope();
+                Flow::Degrees(scope.concatenate(flows.into_iter().filter_map(|f| match f {
+                    Flow::Degrees(s) => Some(s),
+                    _ => None,
+                })))
+            }
+            Flow::ScoredWindows(s) => {
+                let scope = s.scope();
+                Flow::ScoredWindows(scope.concatenate(flows.into_iter().filter_map(|f| match f {
+                    Flow::ScoredWindows(s) => Some(s),
                     _ => None,
                 })))
             }
@@ -62,6 +78,19 @@ impl<'s> Flow<'s> {
             (OperatorConfig::Anonymize(a), Flow::Windows(s)) => {
                 Some(Flow::Windows(a.build(id, s, stats)))
             }
+            (OperatorConfig::Degree(d), Flow::Packets(s)) => {
+                Some(Flow::Degrees(d.build(id, s, tick, stats.component(id))))
+            }
+            (OperatorConfig::Degree(d), Flow::Windows(s)) => {
+                Some(Flow::Degrees(d.build(id, s, tick, stats.component(id))))
+            }
+            (OperatorConfig::Degree(_), _) => None,
+            (_, Flow::Degrees(_)) => None,
+            (OperatorConfig::Kmeans(k), Flow::Windows(s)) => {
+                Some(Flow::ScoredWindows(k.build(id, s, tick, stats.clone())))
+            }
+            (OperatorConfig::Kmeans(_), _) => None,
+            (_, Flow::ScoredWindows(_)) => None,
         }
     }
 
@@ -78,6 +107,10 @@ impl<'s> Flow<'s> {
             (SinkConfig::File(f), Flow::Windows(s)) => f.build(id, s, fields, stats.clone()),
             (SinkConfig::Console(c), Flow::Packets(s)) => c.build(id, s),
             (SinkConfig::Console(c), Flow::Windows(s)) => c.build(id, s),
+            (SinkConfig::File(f), Flow::Degrees(s)) => f.build(id, s, fields, stats.clone()),
+            (SinkConfig::Console(c), Flow::Degrees(s)) => c.build(id, s),
+            (SinkConfig::File(f), Flow::ScoredWindows(s)) => f.build(id, s, fields, stats.clone()),
+            (SinkConfig::Console(c), Flow::ScoredWindows(s)) => c.build(id, s),
             // Wired per input by `monitor::attach`.
             (SinkConfig::Prometheus(_), _) => return None,
         })

@@ -7,16 +7,21 @@
 
 pub mod anonymize;
 pub mod cryptopan;
+pub mod degree;
+pub mod kmeans;
+pub mod kmeans_model;
 pub mod window;
 
 pub use anonymize::AnonymizeConfig;
+pub use degree::DegreeConfig;
+pub use kmeans::KmeansConfig;
 pub use window::WindowConfig;
 
 use netanom_records::doc::{parse_options, ConfigProblem, Describe, PluginDoc};
 use netanom_records::{Duration, RecordKind};
 
 /// The `type`s of operator, in `netanom plugins` order.
-pub const TYPES: &[&str] = &["anonymize", "window"];
+pub const TYPES: &[&str] = &["anonymize", "window", "kmeans", "degree"];
 
 /// An operator's configuration, by `type`.
 #[derive(Clone, Debug)]
@@ -25,6 +30,10 @@ pub enum OperatorConfig {
     Anonymize(AnonymizeConfig),
     /// `type: window`.
     Window(WindowConfig),
+    /// `type: kmeans`.
+    Kmeans(KmeansConfig),
+    /// `type: degree`.
+    Degree(DegreeConfig),
 }
 
 impl OperatorConfig {
@@ -33,6 +42,8 @@ impl OperatorConfig {
         match self {
             OperatorConfig::Anonymize(_) => "anonymize",
             OperatorConfig::Window(_) => "window",
+            OperatorConfig::Kmeans(_) => "kmeans",
+            OperatorConfig::Degree(_) => "degree",
         }
     }
 
@@ -41,6 +52,8 @@ impl OperatorConfig {
         match ty {
             "anonymize" => parse_options(options).map(OperatorConfig::Anonymize),
             "window" => parse_options(options).map(OperatorConfig::Window),
+            "kmeans" => parse_options(options).map(OperatorConfig::Kmeans),
+            "degree" => parse_options(options).map(OperatorConfig::Degree),
             other => Err(unknown_type(other)),
         }
     }
@@ -50,6 +63,8 @@ impl OperatorConfig {
         match self {
             OperatorConfig::Anonymize(c) => c.validate(),
             OperatorConfig::Window(c) => c.validate(),
+            OperatorConfig::Kmeans(c) => c.validate(),
+            OperatorConfig::Degree(c) => c.validate(),
         }
     }
 
@@ -58,6 +73,8 @@ impl OperatorConfig {
         match self {
             OperatorConfig::Anonymize(_) => matches!(kind, RecordKind::Packet | RecordKind::Window),
             OperatorConfig::Window(_) => kind == RecordKind::Packet,
+            OperatorConfig::Kmeans(_) => kind == RecordKind::Window,
+            OperatorConfig::Degree(_) => matches!(kind, RecordKind::Packet | RecordKind::Window),
         }
     }
 
@@ -68,6 +85,8 @@ impl OperatorConfig {
         match self {
             OperatorConfig::Anonymize(_) => input,
             OperatorConfig::Window(_) => Some(RecordKind::Window),
+            OperatorConfig::Kmeans(_) => Some(RecordKind::Scored),
+            OperatorConfig::Degree(_) => Some(RecordKind::Degree),
         }
     }
 
@@ -76,6 +95,18 @@ impl OperatorConfig {
         match self {
             OperatorConfig::Anonymize(_) => Vec::new(),
             OperatorConfig::Window(c) => vec![c.size, c.slide()],
+            OperatorConfig::Kmeans(_) => Vec::new(),
+            OperatorConfig::Degree(c) => c.durations(),
+        }
+    }
+
+    /// Checks options that depend on the input's columns `input` (the
+    /// fields of the first input), like `kmeans` features.
+    pub fn check_fields(&self, input: &[netanom_records::Field]) -> Vec<ConfigProblem> {
+        match self {
+            OperatorConfig::Kmeans(c) => c.check_fields(input),
+            OperatorConfig::Degree(c) => c.check_fields(input),
+            _ => Vec::new(),
         }
     }
 }
@@ -107,6 +138,20 @@ pub fn docs() -> Vec<PluginDoc> {
             accepts: &[RecordKind::Packet],
             produces: Some(RecordKind::Window),
             doc: WindowConfig::describe(),
+        },
+        PluginDoc {
+            category: "operator",
+            name: "kmeans",
+            accepts: &[RecordKind::Window],
+            produces: Some(RecordKind::Scored),
+            doc: KmeansConfig::describe(),
+        },
+        PluginDoc {
+            category: "operator",
+            name: "degree",
+            accepts: &[RecordKind::Packet, RecordKind::Window],
+            produces: Some(RecordKind::Degree),
+            doc: DegreeConfig::describe(),
         },
     ]
 }

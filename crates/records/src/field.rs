@@ -52,6 +52,17 @@ fields! {
     DistinctSports = "distinct_sports", "Distinct source ports.";
     DistinctDports = "distinct_dports", "Distinct destination ports.";
     SynCount = "syn_count", "TCP segments with SYN set and ACK clear.";
+    Ip = "ip", "degree: the address (a vertex of the traffic graph).";
+    InDegree = "in_degree", "degree: distinct addresses with an edge to this one.";
+    OutDegree = "out_degree", "degree: distinct addresses this one has an edge to.";
+    InEdges = "in_edges", "degree: input records (packets or window records) to this address.";
+    OutEdges = "out_edges", "degree: input records from this address.";
+    InPackets = "in_packets", "degree: packets to this address.";
+    OutPackets = "out_packets", "degree: packets from this address.";
+    Cluster = "cluster", "k-means: index of the nearest centroid.";
+    Distance = "distance", "k-means: distance to the nearest centroid (standardized features).";
+    Score = "score", "k-means: distance divided by the anomaly threshold in effect (above 1: anomaly).";
+    Anomaly = "anomaly", "k-means: whether the score is above the threshold (true/false).";
 }
 
 impl Field {

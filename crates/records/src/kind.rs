@@ -9,6 +9,10 @@ pub enum RecordKind {
     Packet,
     /// One window and group ([`crate::WindowRecord`]).
     Window,
+    /// An input record with its k-means score ([`crate::Scored`]).
+    Scored,
+    /// One address's degrees in one window ([`crate::DegreeRecord`]).
+    Degree,
 }
 
 impl RecordKind {
@@ -17,6 +21,8 @@ impl RecordKind {
         match self {
             RecordKind::Packet => "packet",
             RecordKind::Window => "window",
+            RecordKind::Scored => "scored",
+            RecordKind::Degree => "degree",
         }
     }
 }

@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 
 pub mod addr;
+pub mod degree;
 pub mod doc;
 pub mod duration;
 pub mod field;
@@ -13,6 +14,7 @@ pub mod intern;
 pub mod kind;
 pub mod packet;
 pub mod protocol;
+pub mod scored;
 pub mod shutdown;
 pub mod sortkey;
 pub mod stats;
@@ -21,11 +23,13 @@ pub mod window;
 pub mod write;
 
 pub use addr::Addr;
+pub use degree::DegreeRecord;
 pub use duration::Duration;
 pub use field::{Field, Value};
 pub use kind::RecordKind;
 pub use packet::Packet;
 pub use protocol::Protocol;
+pub use scored::Scored;
 pub use time::{Time, Ts};
 pub use window::{GroupKey, WindowRecord};
 pub use write::Record;

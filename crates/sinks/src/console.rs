@@ -114,6 +114,9 @@ pub(crate) struct Summary {
     by_src: HashMap<Addr, (u64, u64)>,
     windows: std::collections::BTreeSet<Ts>,
     busiest: Vec<(u64, String)>,
+    /// Scored records flagged as anomalies.
+    #[serde(default)]
+    anomalies: u64,
 }
 
 fn text(v: Value<'_>) -> String {
@@ -178,6 +181,39 @@ impl Summary {
                 );
                 self.busiest.push((count, label));
             }
+            RecordKind::Degree => {
+                if let Value::Ts(start) = r.get(Field::WindowStart) {
+                    self.windows.insert(start);
+                }
+                let (i, o) = (
+                    number(r.get(Field::InDegree)),
+                    number(r.get(Field::OutDegree)),
+                );
+                let label = format!(
+                    "{i:>8} {o:>8}  {} {}",
+                    text(r.get(Field::WindowStart)),
+                    text(r.get(Field::Ip))
+                );
+                self.busiest.push((i.saturating_add(o), label));
+            }
+            RecordKind::Scored => {
+                if r.get(Field::Anomaly) == Value::Bool(true) {
+                    self.anomalies += 1;
+                }
+                let score = match r.get(Field::Score) {
+                    Value::F64(s) if s.is_finite() && s > 0.0 => s,
+                    _ => 0.0,
+                };
+                let label = format!(
+                    "{score:.3}  {} {} {} {}",
+                    text(r.get(Field::WindowStart)),
+                    text(r.get(Field::Src)),
+                    text(r.get(Field::Dst)),
+                    text(r.get(Field::Protocol))
+                );
+                // Ranked by score in millionths (scores are small numbers).
+                self.busiest.push(((score * 1e6) as u64, label));
+            }
         }
     }
 
@@ -191,6 +227,7 @@ impl Summary {
 
     fn merge(&mut self, other: Summary) {
         self.records += other.records;
+        self.anomalies += other.anomalies;
         self.bytes += other.bytes;
         self.first = match (self.first, other.first) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -254,6 +291,43 @@ impl Summary {
                 );
                 for (count, label) in busiest.iter().take(top) {
                     let _ = writeln!(out, "{count:>10}  {label}");
+                }
+            }
+            RecordKind::Degree => {
+                let _ = writeln!(
+                    out,
+                    "degree rows: {}  windows: {}",
+                    self.records,
+                    self.windows.len()
+                );
+                let mut highest = self.busiest.clone();
+                highest.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+                let _ = writeln!(
+                    out,
+                    "{:>8} {:>8} {:>8}  highest degrees (window_start ip)",
+                    "degree", "in", "out"
+                );
+                // With `window: all` an address has a row per change:
+                // show its highest (= latest) one only.
+                let mut seen = std::collections::HashSet::new();
+                let rows = highest.iter().filter(|(_, label)| {
+                    seen.insert(label.split_once("  ").map_or(label.as_str(), |(_, k)| k))
+                });
+                for (degree, label) in rows.take(top) {
+                    let _ = writeln!(out, "{degree:>8} {label}");
+                }
+            }
+            RecordKind::Scored => {
+                let _ = writeln!(
+                    out,
+                    "scored records: {}  anomalies: {}",
+                    self.records, self.anomalies
+                );
+                let mut top_scores = self.busiest.clone();
+                top_scores.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+                let _ = writeln!(out, "top scores (score  start src dst protocol)");
+                for (_, label) in top_scores.iter().take(top) {
+                    let _ = writeln!(out, "  {label}");
                 }
             }
         }

@@ -28,6 +28,10 @@ pub struct FileConfig {
     #[serde(default)]
     #[describe(ty = "csv | jsonl")]
     pub format: Option<Format>,
+    /// Write only records whose `anomaly` field is true (scored records
+    /// from `kmeans`); other kinds have no such field and write nothing.
+    #[serde(default)]
+    pub only_anomalies: bool,
 }
 
 /// An output encoding.
@@ -94,14 +98,26 @@ impl FileConfig {
         let id = name.to_owned();
         let done_id = id.clone();
         let format = self.format();
+        let only_anomalies = self.only_anomalies;
         gather_encoded(
             input,
             name,
-            move |record: &R, out: &mut Vec<u8>| match format {
-                Format::Csv => csv_row(record, &fields, out),
-                Format::Jsonl => json_row(record, &fields, out),
+            move |record: &R, out: &mut Vec<u8>| {
+                // A filtered-out record encodes to nothing.
+                if only_anomalies
+                    && record.get(Field::Anomaly) != netanom_records::Value::Bool(true)
+                {
+                    return;
+                }
+                match format {
+                    Format::Csv => csv_row(record, &fields, out),
+                    Format::Jsonl => json_row(record, &fields, out),
+                }
             },
             move |bytes: &[u8]| {
+                if bytes.is_empty() {
+                    return;
+                }
                 let mut slot = writer.borrow_mut();
                 if let Some(w) = slot.as_mut() {
                     if let Err(e) = w.write(bytes) {

@@ -59,7 +59,12 @@ use netanom_records::RecordKind;
 /// The `type`s of sink, in `netanom plugins` order.
 pub const TYPES: &[&str] = &["file", "console", "prometheus"];
 
-const ALL_KINDS: &[RecordKind] = &[RecordKind::Packet, RecordKind::Window];
+const ALL_KINDS: &[RecordKind] = &[
+    RecordKind::Packet,
+    RecordKind::Window,
+    RecordKind::Scored,
+    RecordKind::Degree,
+];
 
 /// A sink's configuration, by `type`.
 #[derive(Clone, Debug)]

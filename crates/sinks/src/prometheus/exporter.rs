@@ -89,6 +89,9 @@ pub(crate) struct Traffic {
     window_packets: IntCounterVec,
     window_bytes: IntCounterVec,
     window_end: GaugeVec,
+    /// `netanom_degree{operator,ip,direction}`: the top addresses of the
+    /// last closed degree window (replaced as a whole at each window).
+    pub(crate) degree: GaugeVec,
 }
 
 impl Traffic {
@@ -267,6 +270,18 @@ impl Shared {
                         "End of the newest window that reached the sink (event time, seconds since the epoch), by operator.",
                     ),
                     &["operator"],
+                )
+                .map_err(|e| e.to_string())?;
+                r.register(Box::new(g.clone())).map_err(|e| e.to_string())?;
+                g
+            },
+            degree: {
+                let g = GaugeVec::new(
+                    Opts::new(
+                        "netanom_degree",
+                        "Degree (distinct neighbours) of the addresses with the highest in_degree + out_degree in the last closed window of a degree operator, by direction (in, out).",
+                    ),
+                    &["operator", "ip", "direction"],
                 )
                 .map_err(|e| e.to_string())?;
                 r.register(Box::new(g.clone())).map_err(|e| e.to_string())?;

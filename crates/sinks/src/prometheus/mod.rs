@@ -25,7 +25,7 @@ pub use exporter::{Exporter, Topology};
 
 use crate::Consumed;
 use netanom_records::doc::ConfigProblem;
-use netanom_records::{Duration, Packet, Protocol, RecordKind, Time, WindowRecord};
+use netanom_records::{DegreeRecord, Duration, Packet, Protocol, RecordKind, Time, WindowRecord};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -34,7 +34,7 @@ use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::Stream;
 
 /// The record kinds the sink turns into metrics.
-pub const ACCEPTS: &[RecordKind] = &[RecordKind::Packet, RecordKind::Window];
+pub const ACCEPTS: &[RecordKind] = &[RecordKind::Packet, RecordKind::Window, RecordKind::Degree];
 
 /// Serves metrics for Prometheus at `http://LISTEN/metrics` (text format),
 /// with `/-/healthy` and `/-/ready` (ready once the dataflow runs). From
@@ -43,7 +43,9 @@ pub const ACCEPTS: &[RecordKind] = &[RecordKind::Packet, RecordKind::Window];
 /// and the newest window end per operator. Always: the pipeline's own
 /// figures (records per operator, files and bad input per source,
 /// event-time watermark, lag, workers, build info). Inputs may mix record
-/// kinds. Protocol label values are bounded by `max_series`.
+/// kinds. Protocol label values are bounded by `max_series`. From degree
+/// inputs: `netanom_degree{operator,ip,direction}`, the in- and out-degree
+/// of the ten addresses with the highest degree in the last closed window.
 #[derive(Clone, Debug, Serialize, Deserialize, netanom_derive::Describe)]
 #[serde(deny_unknown_fields)]
 pub struct PrometheusConfig {
@@ -267,6 +269,84 @@ impl PrometheusConfig {
                         if end > m.end.get() {
                             m.end.set(end);
                         }
+                    }
+                }
+                progress.observe(frontier, newest);
+            },
+        )
+    }
+}
+
+/// Addresses exported per degree operator (`netanom_degree`).
+const DEGREE_TOP: usize = 10;
+
+impl PrometheusConfig {
+    /// Degree figures of input `operator`: on worker 0, the top
+    /// [`DEGREE_TOP`] addresses of the newest window once it is complete.
+    pub fn build_degrees<'s>(
+        &self,
+        name: &str,
+        operator: &str,
+        input: Stream<'s, Time, Vec<DegreeRecord>>,
+        exporter: &Arc<Exporter>,
+    ) -> Consumed<'s> {
+        let shared = exporter.shared();
+        let progress = shared.input_progress();
+        let operator = operator.to_owned();
+        // Rows by Timely time until the frontier passes it.
+        let mut pending: std::collections::BTreeMap<Time, Vec<DegreeRecord>> = Default::default();
+        // The label values set last, removed when a newer window replaces them.
+        let mut shown: Vec<String> = Vec::new();
+        crate::terminal(
+            input,
+            timely::dataflow::channels::pact::Exchange::new(|_: &DegreeRecord| 0),
+            &format!("{name}-{operator}"),
+            move |(handle, frontier)| {
+                let mut newest = i64::MIN;
+                handle.for_each(|cap, batch| {
+                    let time = cap.least().copied().unwrap_or_default();
+                    for r in batch.iter() {
+                        newest = newest.max(r.window_end.0);
+                    }
+                    pending.entry(time).or_default().append(batch);
+                });
+                let mut complete: Option<Vec<DegreeRecord>> = None;
+                while let Some(entry) = pending.first_entry() {
+                    if frontier.less_equal(entry.key()) {
+                        break;
+                    }
+                    complete = Some(entry.remove());
+                }
+                if let Some(mut rows) = complete.filter(|rows| !rows.is_empty()) {
+                    // The newest window of the newest complete time.
+                    let last = rows
+                        .iter()
+                        .map(|r| r.window_start)
+                        .max()
+                        .unwrap_or_default();
+                    rows.retain(|r| r.window_start == last);
+                    rows.sort_by(|a, b| b.degree().cmp(&a.degree()).then_with(|| a.ip.cmp(&b.ip)));
+                    rows.truncate(DEGREE_TOP);
+                    for ip in shown.drain(..) {
+                        for direction in ["in", "out"] {
+                            let _ = shared
+                                .traffic
+                                .degree
+                                .remove_label_values(&[&operator, &ip, direction]);
+                        }
+                    }
+                    for r in rows {
+                        let ip = r.ip.to_string();
+                        for (direction, value) in [("in", r.in_degree), ("out", r.out_degree)] {
+                            if let Ok(g) = shared
+                                .traffic
+                                .degree
+                                .get_metric_with_label_values(&[&operator, &ip, direction])
+                            {
+                                g.set(value as f64);
+                            }
+                        }
+                        shown.push(ip);
                     }
                 }
                 progress.observe(frontier, newest);

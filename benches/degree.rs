@@ -1,0 +1,128 @@
+//! `degree` operator throughput: edges (packets) per second through the
+//! differential-dataflow degree computation, 1 s tumbling windows, on 1 and
+//! 2 workers, packets in memory (decoding is measured by `decode`).
+//!
+//! `cargo bench --bench degree [-- FILE]`: FILE defaults to the 1M-packet
+//! capture generated once into target/bench-data/ (see `common.rs`). Each
+//! worker feeds every `peers`-th packet at the Timely time the pcap source
+//! would use (1 s ticks, 1 s out-of-order allowance), at most four ticks
+//! ahead of the output (like the engine's flow control); best of 3 runs,
+//! timed from the dataflow's start to its end.
+
+#[path = "common.rs"]
+mod common;
+use netanom_capture::{CaptureReader, Next};
+use netanom_operators::DegreeConfig;
+use netanom_records::stats::Stats;
+use netanom_records::time::to_time;
+use netanom_records::{DegreeRecord, Packet, Time, Ts};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use timely::dataflow::operators::vec::Input;
+use timely::dataflow::operators::{Inspect, Probe};
+
+const TICK: u64 = 1_000_000_000;
+
+fn packets(path: &std::path::Path) -> Vec<Packet> {
+    let mut reader = CaptureReader::open(path).expect("open capture");
+    let mut out = Vec::new();
+    loop {
+        match reader.next() {
+            Next::Frame(f) => {
+                let mut packet = Packet {
+                    ts: Ts(f.ts),
+                    length: f.orig_len,
+                    ..Packet::default()
+                };
+                netanom_dissect::dissect(f.linktype, f.data, &mut packet);
+                out.push(packet);
+            }
+            Next::Skipped(_) => {}
+            Next::End { .. } | Next::Fatal(_) => break,
+        }
+    }
+    out
+}
+
+/// Each worker's packets with the Timely time the pcap source sends them
+/// at (file order, watermark = newest ts - 1 s, floored to the tick).
+fn split(packets: &[Packet], workers: usize) -> Vec<Vec<(Time, Packet)>> {
+    let mut parts = vec![Vec::new(); workers];
+    let mut newest = i64::MIN;
+    for (i, packet) in packets.iter().enumerate() {
+        newest = newest.max(packet.ts.0);
+        let watermark = Ts(newest.saturating_sub(TICK as i64));
+        let time = to_time(packet.ts.max(watermark), TICK);
+        parts[i % workers].push((time, packet.clone()));
+    }
+    parts
+}
+
+/// Seconds for one run on `workers` workers, and the rows produced.
+fn run(packets: &[Packet], config: &DegreeConfig, workers: usize) -> (f64, u64) {
+    let rows = Arc::new(AtomicU64::new(0));
+    let parts = Arc::new(split(packets, workers));
+    let started = Instant::now();
+    let (p, c, r) = (parts, config.clone(), rows.clone());
+    timely::execute(timely::Config::process(workers), move |worker| {
+        let (index, peers) = (worker.index(), worker.peers());
+        let stats = Stats::new();
+        let r = r.clone();
+        let (mut input, probe) = worker.dataflow::<Time, _, _>(|scope| {
+            let (input, stream) = scope.new_input::<Packet>();
+            let out = c.build("degree", stream, TICK, stats.component("degree"));
+            let probe = out
+                .inspect(move |_: &DegreeRecord| {
+                    r.fetch_add(1, Ordering::Relaxed);
+                })
+                .probe()
+                .0;
+            (input, probe)
+        });
+        for (time, packet) in &p[index % peers] {
+            let time = (*time).max(*input.time());
+            if time > *input.time() {
+                input.advance_to(time);
+                worker.step_while(|| probe.less_than(&time.saturating_sub(4 * TICK)));
+            }
+            input.send(packet.clone());
+        }
+        drop(input);
+        while worker.step_or_park(None) {}
+        let late = stats.component("degree").late.load(Ordering::Relaxed);
+        assert_eq!(late, 0, "late packets: the benchmark feeds them wrong");
+    })
+    .expect("timely runs");
+    (
+        started.elapsed().as_secs_f64(),
+        rows.load(Ordering::Relaxed),
+    )
+}
+
+fn main() {
+    let path = common::capture();
+    let packets = packets(&path);
+    let n = packets.len() as f64;
+    println!("{}: {} packets", path.display(), packets.len());
+    for (label, yaml) in [
+        ("window 1s", "window: 1s"),
+        ("window 1s, min_count 11", "window: 1s\nmin_count: 11"),
+        ("window all", "window: all"),
+    ] {
+        let config: DegreeConfig = serde_yaml::from_str(yaml).expect("config");
+        for workers in [1, 2] {
+            let mut best = f64::MAX;
+            let mut rows = 0;
+            for _ in 0..3 {
+                let (secs, r) = run(&packets, &config, workers);
+                best = best.min(secs);
+                rows = r;
+            }
+            println!(
+                "{label:<26} workers {workers}: {best:.3} s, {:.2} M edges/s, {rows} rows",
+                n / best / 1e6
+            );
+        }
+    }
+}
