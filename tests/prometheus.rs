@@ -459,3 +459,129 @@ fn degree_gauges_show_the_top_of_the_last_window() {
         "{series:?}"
     );
 }
+
+/// The value of the one sample `series` (name and labels, as printed) in a
+/// scrape.
+fn sample(scrape: &str, series: &str) -> Option<f64> {
+    scrape
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// Runs `promtool check metrics` on a scrape, if promtool is installed:
+/// no complaint at all.
+fn promtool_accepts(scrape: &str) {
+    let Some(promtool) = which("promtool") else {
+        eprintln!("promtool check skipped: promtool is not installed");
+        return;
+    };
+    let mut check = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool runs");
+    check
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(scrape.as_bytes())
+        .expect("scrape to promtool");
+    let out = check.wait_with_output().expect("promtool ends");
+    let (lint_out, lint_err) = text(&out);
+    assert!(
+        out.status.success() && lint_out.trim().is_empty() && lint_err.trim().is_empty(),
+        "promtool check metrics: {lint_out}{lint_err}\n{scrape}"
+    );
+}
+
+/// Scored inputs (k-means output): the anomaly counter, the score
+/// histogram and the cluster sizes agree with a file sink on the same
+/// stream in the same run (two workers).
+#[test]
+fn kmeans_metrics_match_the_scored_rows() {
+    let dir = TempDir::new("prom-kmeans");
+    let port = free_port();
+    let scored = dir.join("scored.csv");
+    let yaml = std::fs::read_to_string(root().join("pipelines/scan-detect.yaml"))
+        .expect("scan-detect.yaml");
+    let (head, _) = yaml.split_once("\nsinks:").expect("a sinks section");
+    let pipeline = dir.write(
+        "p.yaml",
+        &format!(
+            "{head}\nsinks:\n  scored: {{type: file, inputs: [scans], path: {}}}\n\
+             \x20 metrics: {{type: prometheus, inputs: [scans, by_src], listen: \"127.0.0.1:{port}\", hold: 60s}}\n",
+            scored.display()
+        ),
+    );
+    let mut guard = start_netanom(&dir, &pipeline);
+    let stderr = || std::fs::read_to_string(dir.join("stderr.txt")).unwrap_or_default();
+    let scrape = wait_for(60, || {
+        get(port, "/metrics")
+            .filter(|(code, body)| *code == 200 && body.contains("netanom_run_complete 1"))
+            .map(|(_, body)| body)
+    })
+    .unwrap_or_else(|| panic!("no complete run: {}", stderr()));
+    // SIGINT ends the hold; the file sink is complete once the run exits.
+    let status = Command::new("kill")
+        .args(["-INT", &guard.0.id().to_string()])
+        .status();
+    assert!(status.is_ok_and(|s| s.success()));
+    let exited = wait_for(20, || guard.0.try_wait().ok().flatten());
+    assert_eq!(exited.and_then(|s| s.code()), Some(0), "{}", stderr());
+
+    let (header, rows) = crate::util::read_csv(&scored);
+    let anomaly = header.iter().position(|h| h == "anomaly").expect("anomaly");
+    let cluster = header.iter().position(|h| h == "cluster").expect("cluster");
+    let anomalies = rows.iter().filter(|r| r[anomaly] == "true").count();
+    assert!(rows.len() > 100, "{} scored rows", rows.len());
+    assert!(anomalies > 0, "the sample has scans");
+    let op = "{operator=\"scans\"}";
+    let get = |series: &str| sample(&scrape, series).unwrap_or(f64::NAN);
+    assert_eq!(
+        get(&format!("netanom_anomalies_total{op}")),
+        anomalies as f64,
+        "{scrape}"
+    );
+    assert_eq!(
+        get(&format!("netanom_anomaly_score_count{op}")),
+        rows.len() as f64
+    );
+    assert_eq!(
+        get(&format!("netanom_scored_records_total{op}")),
+        rows.len() as f64
+    );
+    // Anomalies have score > 1: at most the records above the `le="1"` bucket.
+    let at_most_one = get("netanom_anomaly_score_bucket{operator=\"scans\",le=\"1\"}");
+    assert!(
+        rows.len() as f64 - at_most_one >= anomalies as f64,
+        "{scrape}"
+    );
+    // Cluster sizes (cumulative) sum to the scored rows, cluster by cluster.
+    let mut sizes = std::collections::BTreeMap::<String, usize>::new();
+    for r in &rows {
+        *sizes.entry(r[cluster].clone()).or_default() += 1;
+    }
+    for (c, n) in &sizes {
+        assert_eq!(
+            get(&format!(
+                "netanom_kmeans_cluster_size{{cluster=\"{c}\",operator=\"scans\"}}"
+            )),
+            *n as f64,
+            "cluster {c}: {scrape}"
+        );
+    }
+    let series = scrape
+        .lines()
+        .filter(|l| l.starts_with("netanom_kmeans_cluster_size{"))
+        .count();
+    assert_eq!(series, sizes.len(), "{scrape}");
+    // The window input is counted on its own, as before.
+    assert!(get("netanom_window_records_total{operator=\"by_src\"}") > 0.0);
+    assert!(
+        !scrape.contains("operator=\"by_src\",le="),
+        "no scores for windows"
+    );
+    promtool_accepts(&scrape);
+}

@@ -16,6 +16,7 @@
 //! flow control never waits for the operator.
 
 use crate::kmeans_model::{Batch, Model};
+use crate::kmeans_store::{self, Loaded, SavedModel};
 use netanom_records::doc::ConfigProblem;
 use netanom_records::field::{Field, Value};
 use netanom_records::stats::{ComponentStats, Stats};
@@ -23,6 +24,7 @@ use netanom_records::{Duration, Record, Scored, Time};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::sync::Arc;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
@@ -40,7 +42,9 @@ use timely::ExchangeData;
 /// the initial model). Outputs the input's fields plus `cluster`,
 /// `distance`, `score` (= distance / threshold) and `anomaly`. Results do
 /// not depend on the number of workers: training and scoring run on
-/// worker 0.
+/// worker 0. With `model_path`, `mode: train` saves the model at the end
+/// of the run and `mode: score` scores every record with a saved model,
+/// unchanged.
 #[derive(Clone, Debug, Serialize, Deserialize, netanom_derive::Describe)]
 #[serde(deny_unknown_fields)]
 pub struct KmeansConfig {
@@ -78,6 +82,29 @@ pub struct KmeansConfig {
     /// Lloyd iterations at most, per run.
     #[serde(default = "default_max_iter")]
     pub max_iter: usize,
+    /// A JSON model file: `train` writes it at the end of the run (the
+    /// model after the last update; `PATH.partial`, then a rename),
+    /// `score` reads it at the start.
+    #[serde(default)]
+    pub model_path: Option<PathBuf>,
+    /// `train`: warmup, then updates every tick. `score`: no warmup and
+    /// no updates; every record is scored with the model of `model_path`
+    /// and its saved threshold (k, seed and threshold options are not
+    /// used; the features must be the model's).
+    #[serde(default)]
+    #[describe(ty = "train | score")]
+    pub mode: Mode,
+}
+
+/// The `mode` option.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Train (and save to `model_path`, if given).
+    #[default]
+    Train,
+    /// Score with the model of `model_path`.
+    Score,
 }
 
 fn default_k() -> usize {
@@ -305,7 +332,34 @@ impl KmeansConfig {
                 "max_iter: must be at least 1",
             ));
         }
+        if self.mode == Mode::Score {
+            match (&self.model_path, self.resolve()) {
+                (None, _) => problems.push(ConfigProblem::at(
+                    "mode",
+                    "mode: score needs model_path, a model saved by mode: train",
+                )),
+                (Some(path), Ok(features)) => {
+                    if let Err(e) = kmeans_store::load(path, &features) {
+                        problems.push(ConfigProblem::at(
+                            "model_path",
+                            format!("model_path: `{}`: {e}", path.display()),
+                        ));
+                    }
+                }
+                (Some(_), Err(_)) => {}
+            }
+        }
         problems
+    }
+
+    /// The threshold rule as written in a model file (`farthest 1`).
+    fn threshold_rule(&self) -> String {
+        match self.threshold.rule() {
+            Some(Threshold::Value(v)) => format!("value {v}"),
+            Some(Threshold::Quantile(q)) => format!("quantile {q}"),
+            Some(Threshold::Farthest(n)) => format!("farthest {n}"),
+            None => String::new(),
+        }
     }
 
     /// Checks the features against the input's columns: each must exist,
@@ -352,15 +406,32 @@ impl KmeansConfig {
         let component = stats.component(name);
         let id = name.to_owned();
         let tick = tick.max(1);
+        // Score mode: worker 0 (the only one with records) loads the model.
+        let loaded: Option<Result<Loaded, String>> = match (&self.mode, &self.model_path) {
+            (Mode::Score, Some(path)) if input.scope().index() == 0 => Some(
+                kmeans_store::load(path, &features)
+                    .map_err(|e| format!("model_path `{}`: {e}", path.display())),
+            ),
+            (Mode::Score, None) => Some(Err("mode: score needs model_path".into())),
+            _ => None,
+        };
         input
             .unary_frontier::<timely::container::CapacityContainerBuilder<Vec<Scored<R>>>, _, _, _>(
                 Exchange::new(|_: &R| 0u64),
                 name,
                 move |cap, _info| {
                     let mut state = State::new(config, features, tick);
+                    let mut failed = false;
+                    match loaded {
+                        Some(Ok(l)) => state.load(l),
+                        Some(Err(e)) => {
+                            stats.fail(format!("{id}: {e}"));
+                            failed = true;
+                        }
+                        None => {}
+                    }
                     let mut hold: Option<Capability<Time>> = Some(cap);
                     let mut stash: BTreeMap<Time, (Capability<Time>, Vec<R>)> = BTreeMap::new();
-                    let mut failed = false;
                     let mut key = Vec::new();
                     move |(input, frontier), output| {
                         input.for_each(|cap, batch| {
@@ -439,6 +510,11 @@ impl KmeansConfig {
                                             Err(e) => stats.fail(format!("{id}: {e}")),
                                         }
                                     }
+                                    if !failed {
+                                        if let Err(e) = state.save() {
+                                            stats.fail(format!("{id}: {e}"));
+                                        }
+                                    }
                                 }
                             }
                         }
@@ -456,6 +532,8 @@ struct State<R> {
     /// Records waiting for the model (warmup).
     warm: Vec<R>,
     model: Option<Running>,
+    /// Score mode: the model was loaded and never changes.
+    frozen: bool,
 }
 
 /// A trained model and what goes with it.
@@ -477,7 +555,42 @@ impl<R: Record> State<R> {
             tick,
             warm: Vec::new(),
             model: None,
+            frozen: false,
         }
+    }
+
+    /// Score mode: scores every record with `loaded`, without updates.
+    fn load(&mut self, loaded: Loaded) {
+        let batch = Batch::new(&loaded.model);
+        self.model = Some(Running {
+            model: loaded.model,
+            vocab: loaded.vocab,
+            batch,
+            threshold: loaded.threshold,
+            recent: VecDeque::new(),
+            last: 0,
+        });
+        self.frozen = true;
+    }
+
+    /// Train mode with `model_path`: writes the current model (nothing
+    /// when there is none, an empty input).
+    fn save(&self) -> Result<(), String> {
+        let (Some(path), Some(run)) = (&self.config.model_path, &self.model) else {
+            return Ok(());
+        };
+        if self.frozen {
+            return Ok(());
+        }
+        let saved = SavedModel::new(
+            &self.features,
+            &run.vocab,
+            &run.model,
+            run.threshold,
+            self.config.threshold_rule(),
+            self.config.seed,
+        );
+        kmeans_store::save(path, &saved).map_err(|e| format!("model_path: {e}"))
     }
 
     fn warming(&self) -> bool {
@@ -504,6 +617,15 @@ impl<R: Record> State<R> {
         let mut scratch = vec![0.0; d];
         let mut out = Vec::with_capacity(records.len());
         let threshold = run.threshold;
+        if self.frozen {
+            for r in records {
+                extract(features, &run.vocab, &r, &mut x);
+                run.model.standardize(&x, &mut scratch);
+                let (cluster, distance) = run.model.nearest(&scratch);
+                out.push(scored(r, cluster, distance, threshold));
+            }
+            return Ok(out);
+        }
         for r in records {
             extract(features, &run.vocab, &r, &mut x);
             let (cluster, distance) = run.model.score_and_add(&x, &mut scratch, &mut run.batch);
@@ -679,7 +801,9 @@ fn vocabulary<R: Record>(features: &[Feature], records: &[R]) -> Vec<Vec<String>
         .collect()
 }
 
-fn dims(features: &[Feature], vocab: &[Vec<String>]) -> usize {
+/// Feature slots: one per plain or `log1p` feature, categories + 1 per
+/// one-hot feature.
+pub(crate) fn dims(features: &[Feature], vocab: &[Vec<String>]) -> usize {
     let mut v = vocab.iter();
     features
         .iter()

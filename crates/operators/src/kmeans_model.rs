@@ -233,6 +233,35 @@ fn lloyd(data: &[f64], d: usize, k: usize, mut centers: Vec<f64>, max_iter: usiz
     }
 }
 
+/// 1 / standard deviation, or 1 for a constant (or broken) feature.
+fn inv_sd(variance: f64) -> f64 {
+    let sd = variance.sqrt();
+    if sd.is_finite() && sd > 1e-12 {
+        1.0 / sd
+    } else {
+        1.0
+    }
+}
+
+/// A model's parameters, as saved (`kmeans` `model_path`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Parts {
+    /// Number of centroids.
+    pub k: usize,
+    /// Feature dimensions.
+    pub d: usize,
+    /// `k * d` centroid coordinates, in raw (not standardized) units.
+    pub centers: Vec<f64>,
+    /// The weight (decayed count) of each centroid.
+    pub weights: Vec<f64>,
+    /// Per feature, the standardization mean.
+    pub mean: Vec<f64>,
+    /// Per feature, the standardization variance.
+    pub variance: Vec<f64>,
+    /// The (decayed) number of records behind the mean and variance.
+    pub n: f64,
+}
+
 /// One epoch's contribution to the model: per-centroid sums and counts,
 /// and the moments of the features (shifted by the model's mean).
 #[derive(Clone, Debug)]
@@ -356,19 +385,94 @@ impl Model {
         &self.weights
     }
 
+    /// The model's parameters, to save it.
+    pub fn parts(&self) -> Parts {
+        Parts {
+            k: self.k,
+            d: self.d,
+            centers: self.centers.clone(),
+            weights: self.weights.clone(),
+            mean: self.mean.clone(),
+            variance: (0..self.d).map(|t| self.variance(t)).collect(),
+            n: self.n,
+        }
+    }
+
+    /// A model from saved parameters; an error (never a panic) when their
+    /// sizes disagree or a value is not finite or negative where it must
+    /// not be. The standardization uses the saved variances as they are,
+    /// so a model saved and loaded scores exactly like the original.
+    pub fn from_parts(p: Parts) -> Result<Model, String> {
+        let Parts {
+            k,
+            d,
+            centers,
+            weights,
+            mean,
+            variance,
+            n,
+        } = p;
+        if k == 0 || d == 0 {
+            return Err("k and the number of features must be at least 1".into());
+        }
+        if k.checked_mul(d) != Some(centers.len()) {
+            return Err(format!(
+                "{} centroid coordinates, expected k ({k}) x {d} features",
+                centers.len()
+            ));
+        }
+        if weights.len() != k {
+            return Err(format!("{} weights, expected k = {k}", weights.len()));
+        }
+        if mean.len() != d || variance.len() != d {
+            return Err(format!(
+                "{} means and {} variances, expected {d}",
+                mean.len(),
+                variance.len()
+            ));
+        }
+        let all_finite = centers.iter().chain(&mean).all(|v| v.is_finite());
+        if !all_finite {
+            return Err("a centroid or mean is not a finite number".into());
+        }
+        if !weights
+            .iter()
+            .chain(&variance)
+            .chain([&n])
+            .all(|v| v.is_finite() && *v >= 0.0)
+        {
+            return Err("a weight, variance or record count is negative or not finite".into());
+        }
+        let inv_sd = variance.iter().map(|v| inv_sd(*v)).collect();
+        let m2 = variance.iter().map(|v| v * n).collect();
+        let mut model = Model {
+            d,
+            k,
+            centers,
+            weights,
+            mean,
+            m2,
+            n,
+            inv_sd,
+            scaled: vec![0.0; k * d],
+            norms: vec![0.0; k],
+        };
+        model.refresh_centers();
+        Ok(model)
+    }
+
+    /// The variance of feature `t` (0 before any record).
+    fn variance(&self, t: usize) -> f64 {
+        if self.n > 0.0 {
+            self.m2[t] / self.n
+        } else {
+            0.0
+        }
+    }
+
     fn refresh_scale(&mut self) {
         for t in 0..self.d {
-            let var = if self.n > 0.0 {
-                self.m2[t] / self.n
-            } else {
-                0.0
-            };
-            let sd = var.sqrt();
-            self.inv_sd[t] = if sd.is_finite() && sd > 1e-12 {
-                1.0 / sd
-            } else {
-                1.0
-            };
+            self.inv_sd[t] = inv_sd(self.variance(t));
         }
     }
 
@@ -539,6 +643,28 @@ mod tests {
     fn too_few_points_is_an_error() {
         assert!(fit(&[1.0, 2.0], 1, 3, 0, 1, 10).is_err());
         assert!(Model::train(&[], 2, 1, 0, 1, 10).is_err());
+    }
+
+    #[test]
+    fn parts_round_trip_scores_identically_and_bad_parts_are_errors() {
+        let data = blobs();
+        let m = Model::train(&data, 2, 3, 1, 3, 100).unwrap_or_else(|e| panic!("{e}"));
+        let back = Model::from_parts(m.parts()).unwrap_or_else(|e| panic!("{e}"));
+        let (mut a, mut b) = (vec![0.0; 2], vec![0.0; 2]);
+        for x in data.chunks_exact(2).chain([[50.0, -3.0].as_slice()]) {
+            m.standardize(x, &mut a);
+            back.standardize(x, &mut b);
+            assert_eq!(m.nearest(&a), back.nearest(&b));
+        }
+        let mut p = m.parts();
+        p.centers.pop();
+        assert!(Model::from_parts(p).is_err());
+        let mut p = m.parts();
+        p.variance[0] = f64::NAN;
+        assert!(Model::from_parts(p).is_err());
+        let mut p = m.parts();
+        p.k = usize::MAX;
+        assert!(Model::from_parts(p).is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod cryptopan;
 pub mod degree;
 pub mod kmeans;
 pub mod kmeans_model;
+pub mod kmeans_store;
 pub mod window;
 
 pub use anonymize::AnonymizeConfig;

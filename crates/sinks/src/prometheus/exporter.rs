@@ -8,8 +8,8 @@ use super::PrometheusConfig;
 use netanom_records::stats::{ComponentStats, Stats};
 use netanom_records::Time;
 use prometheus::{
-    Encoder, Gauge, GaugeVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -80,6 +80,18 @@ pub(crate) struct WindowMetrics {
     pub end: Gauge,
 }
 
+/// The figures of one k-means (scored) input.
+pub(crate) struct ScoredMetrics {
+    pub scored: IntCounter,
+    pub anomalies: IntCounter,
+    pub score: Histogram,
+}
+
+/// Upper bounds of the `netanom_anomaly_score` buckets. A score is the
+/// distance to the nearest centroid divided by the threshold, so 1 is the
+/// anomaly line.
+pub(crate) const SCORE_BUCKETS: &[f64] = &[0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 4.0, 8.0, 16.0];
+
 /// Metrics computed from the records of the sink's inputs.
 pub(crate) struct Traffic {
     packets: IntCounterVec,
@@ -92,6 +104,11 @@ pub(crate) struct Traffic {
     /// `netanom_degree{operator,ip,direction}`: the top addresses of the
     /// last closed degree window (replaced as a whole at each window).
     pub(crate) degree: GaugeVec,
+    scored: IntCounterVec,
+    anomalies: IntCounterVec,
+    score: HistogramVec,
+    cluster_size: IntGaugeVec,
+    clusters: LabelBound,
 }
 
 impl Traffic {
@@ -103,6 +120,25 @@ impl Traffic {
             packets: self.packets.get_metric_with_label_values(&values).ok()?,
             bytes: self.bytes.get_metric_with_label_values(&values).ok()?,
         })
+    }
+
+    /// The scored-record metrics of k-means input `operator` (created at 0).
+    pub(crate) fn scored(&self, operator: &str) -> Option<ScoredMetrics> {
+        let values = [operator];
+        Some(ScoredMetrics {
+            scored: self.scored.get_metric_with_label_values(&values).ok()?,
+            anomalies: self.anomalies.get_metric_with_label_values(&values).ok()?,
+            score: self.score.get_metric_with_label_values(&values).ok()?,
+        })
+    }
+
+    /// The size gauge of `cluster` of k-means input `operator` (clusters
+    /// beyond `max_series` per operator share `cluster="other"`).
+    pub(crate) fn cluster_size(&self, operator: &str, cluster: u32) -> Option<IntGauge> {
+        let label = self.clusters.label(operator, &cluster.to_string());
+        self.cluster_size
+            .get_metric_with_label_values(&[operator, label.as_str()])
+            .ok()
     }
 
     /// The window metrics of `operator`.
@@ -287,6 +323,44 @@ impl Shared {
                 r.register(Box::new(g.clone())).map_err(|e| e.to_string())?;
                 g
             },
+            scored: counter_vec(
+                &r,
+                "netanom_scored_records_total",
+                "Scored records (k-means output) that reached the sink, by operator.",
+                &["operator"],
+            )?,
+            anomalies: counter_vec(
+                &r,
+                "netanom_anomalies_total",
+                "Scored records with anomaly=true (score > 1) that reached the sink, by k-means operator.",
+                &["operator"],
+            )?,
+            score: {
+                let h = HistogramVec::new(
+                    HistogramOpts::new(
+                        "netanom_anomaly_score",
+                        "Anomaly scores of the scored records that reached the sink, by k-means operator: distance to the nearest centroid / threshold, so above 1 is an anomaly (scores that are not finite are observed as 1e9).",
+                    )
+                    .buckets(SCORE_BUCKETS.to_vec()),
+                    &["operator"],
+                )
+                .map_err(|e| e.to_string())?;
+                r.register(Box::new(h.clone())).map_err(|e| e.to_string())?;
+                h
+            },
+            cluster_size: {
+                let g = IntGaugeVec::new(
+                    Opts::new(
+                        "netanom_kmeans_cluster_size",
+                        "Scored records assigned to each cluster since the start of the run (cumulative; the sizes of an operator sum to netanom_scored_records_total), by k-means operator and cluster index (clusters beyond max_series are summed under cluster=\"other\").",
+                    ),
+                    &["operator", "cluster"],
+                )
+                .map_err(|e| e.to_string())?;
+                r.register(Box::new(g.clone())).map_err(|e| e.to_string())?;
+                g
+            },
+            clusters: LabelBound::new(config.max_series),
         };
         let own = SelfMetrics {
             source_packets: counter_vec(

@@ -12,7 +12,8 @@
 //! - `http.rs`: the endpoint (`/metrics`, `/-/healthy`, `/-/ready`) on its
 //!   own threads, with bounded requests.
 //!
-//! **Adding metrics for a new record kind** (degree, k-means scores): add
+//! **Adding metrics for a new record kind** (as was done for degree and
+//! k-means scores): add
 //! the kind to [`ACCEPTS`], its metric families to `exporter::Traffic`, and
 //! a `build_*` function here following [`PrometheusConfig::build_windows`];
 //! label values that come from traffic (IPs) go through
@@ -25,7 +26,9 @@ pub use exporter::{Exporter, Topology};
 
 use crate::Consumed;
 use netanom_records::doc::ConfigProblem;
-use netanom_records::{DegreeRecord, Duration, Packet, Protocol, RecordKind, Time, WindowRecord};
+use netanom_records::{
+    DegreeRecord, Duration, Packet, Protocol, Record, RecordKind, Scored, Time, WindowRecord,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -34,7 +37,12 @@ use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::Stream;
 
 /// The record kinds the sink turns into metrics.
-pub const ACCEPTS: &[RecordKind] = &[RecordKind::Packet, RecordKind::Window, RecordKind::Degree];
+pub const ACCEPTS: &[RecordKind] = &[
+    RecordKind::Packet,
+    RecordKind::Window,
+    RecordKind::Degree,
+    RecordKind::Scored,
+];
 
 /// Serves metrics for Prometheus at `http://LISTEN/metrics` (text format),
 /// with `/-/healthy` and `/-/ready` (ready once the dataflow runs). From
@@ -46,6 +54,13 @@ pub const ACCEPTS: &[RecordKind] = &[RecordKind::Packet, RecordKind::Window, Rec
 /// kinds. Protocol label values are bounded by `max_series`. From degree
 /// inputs: `netanom_degree{operator,ip,direction}`, the in- and out-degree
 /// of the ten addresses with the highest degree in the last closed window.
+/// From scored inputs (k-means output), per operator:
+/// `netanom_scored_records_total`, `netanom_anomalies_total` (records with
+/// anomaly=true), the histogram `netanom_anomaly_score` (score = distance /
+/// threshold, so 1 is the anomaly line; buckets 0.25 to 16) and
+/// `netanom_kmeans_cluster_size{operator,cluster}`, the records assigned to
+/// each cluster since the start (cumulative: they sum to the scored
+/// records).
 #[derive(Clone, Debug, Serialize, Deserialize, netanom_derive::Describe)]
 #[serde(deny_unknown_fields)]
 pub struct PrometheusConfig {
@@ -56,7 +71,8 @@ pub struct PrometheusConfig {
     pub listen: String,
     /// Most distinct protocol label values per source; packets of further
     /// protocols are counted under `protocol="other"`. Values are admitted
-    /// in the order they are first seen.
+    /// in the order they are first seen. Also the most cluster label values
+    /// per k-means input (further clusters: `cluster="other"`).
     #[serde(default = "default_max_series")]
     pub max_series: usize,
     /// How long to keep serving after the data is done, so that a scrape
@@ -269,6 +285,75 @@ impl PrometheusConfig {
                         if end > m.end.get() {
                             m.end.set(end);
                         }
+                    }
+                }
+                progress.observe(frontier, newest);
+            },
+        )
+    }
+}
+
+/// Scores observed instead of larger or non-finite ones, so that the
+/// histogram's sum stays finite.
+const SCORE_CAP: f64 = 1e9;
+
+impl PrometheusConfig {
+    /// K-means figures of scored input `operator`, counted on each worker
+    /// (records stay where they are): scored records, anomalies, the score
+    /// histogram (one lock-free observation per record) and the cumulative
+    /// cluster sizes, added once per activation.
+    pub fn build_scored<'s, R>(
+        &self,
+        name: &str,
+        operator: &str,
+        input: Stream<'s, Time, Vec<Scored<R>>>,
+        exporter: &Arc<Exporter>,
+    ) -> Consumed<'s>
+    where
+        R: Record + Clone + 'static,
+    {
+        let shared = exporter.shared();
+        let progress = shared.input_progress();
+        // Created here, so that the series exist (at 0) before any record.
+        let metrics = shared.traffic.scored(operator);
+        let operator = operator.to_owned();
+        let mut gauges: HashMap<u32, Option<prometheus::IntGauge>> = HashMap::new();
+        let mut sizes: HashMap<u32, i64> = HashMap::new();
+        crate::terminal(
+            input,
+            Pipeline,
+            &format!("{name}-{operator}"),
+            move |(handle, frontier)| {
+                let (mut records, mut anomalies) = (0u64, 0u64);
+                let mut newest = i64::MIN;
+                handle.for_each(|_, batch| {
+                    for s in batch.iter() {
+                        records += 1;
+                        anomalies += u64::from(s.anomaly);
+                        *sizes.entry(s.cluster).or_default() += 1;
+                        newest = newest.max(s.event_time().0);
+                        if let Some(m) = &metrics {
+                            let score = if s.score.is_finite() {
+                                s.score.min(SCORE_CAP)
+                            } else {
+                                SCORE_CAP
+                            };
+                            m.score.observe(score);
+                        }
+                    }
+                });
+                if let Some(m) = &metrics {
+                    if records > 0 {
+                        m.scored.inc_by(records);
+                        m.anomalies.inc_by(anomalies);
+                    }
+                }
+                for (cluster, n) in sizes.drain() {
+                    let gauge = gauges
+                        .entry(cluster)
+                        .or_insert_with(|| shared.traffic.cluster_size(&operator, cluster));
+                    if let Some(g) = gauge {
+                        g.add(n);
                     }
                 }
                 progress.observe(frontier, newest);

@@ -242,3 +242,48 @@ fn a_failed_push_is_an_error() {
     let err = e.finish(true).unwrap_err();
     assert!(err.contains("push to http://127.0.0.1"), "{err}");
 }
+
+#[test]
+fn scored_series_exist_at_zero_and_clusters_stay_bounded() {
+    let config = PrometheusConfig {
+        max_series: 2,
+        ..Default::default()
+    };
+    let e = exporter(&config, Stats::new());
+    let shared = e.shared();
+    let m = shared.traffic.scored("scans").unwrap();
+    for cluster in 0..5u32 {
+        shared
+            .traffic
+            .cluster_size("scans", cluster)
+            .unwrap()
+            .add(i64::from(cluster) + 1);
+    }
+    m.score.observe(super::SCORE_CAP);
+    let body = String::from_utf8(e.render().unwrap()).unwrap();
+    assert!(
+        body.contains("netanom_anomalies_total{operator=\"scans\"} 0"),
+        "{body}"
+    );
+    assert!(
+        body.contains("netanom_scored_records_total{operator=\"scans\"} 0"),
+        "{body}"
+    );
+    assert!(
+        body.contains("netanom_anomaly_score_bucket{operator=\"scans\",le=\"16\"} 0"),
+        "{body}"
+    );
+    assert!(
+        body.contains("netanom_anomaly_score_count{operator=\"scans\"} 1"),
+        "{body}"
+    );
+    let clusters: Vec<&str> = body
+        .lines()
+        .filter(|l| l.starts_with("netanom_kmeans_cluster_size{"))
+        .collect();
+    assert_eq!(clusters.len(), 3, "{clusters:?}");
+    assert!(
+        body.contains("netanom_kmeans_cluster_size{cluster=\"other\",operator=\"scans\"} 12"),
+        "3 + 4 + 5: {clusters:?}"
+    );
+}
