@@ -16,35 +16,13 @@
 #[path = "common.rs"]
 mod common;
 use common::capture;
-use netanom_capture::{CaptureReader, Next};
 use netanom_operators::anonymize::{anonymize_addr, Anonymize, Spec};
 use netanom_operators::cryptopan::{Anonymizer, CryptoPan};
-use netanom_records::{Addr, Packet};
+use netanom_records::Addr;
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::path::Path;
 use std::time::Instant;
 
 const KEY: [u8; 32] = *b"netanom benchmark key, 32 bytes!";
-
-fn packets(path: &Path) -> Vec<Packet> {
-    let mut reader = CaptureReader::open(path).expect("open capture");
-    let mut out = Vec::new();
-    loop {
-        match reader.next() {
-            Next::Frame(f) => {
-                let mut packet = Packet {
-                    length: f.orig_len,
-                    ..Packet::default()
-                };
-                netanom_dissect::dissect(f.linktype, f.data, &mut packet);
-                out.push(packet);
-            }
-            Next::Skipped(_) => {}
-            Next::End { .. } | Next::Fatal(_) => break,
-        }
-    }
-    out
-}
 
 /// SplitMix64: deterministic, no crate.
 struct Rng(u64);
@@ -112,7 +90,7 @@ fn report(name: &str, (n, secs): (u64, f64)) {
 
 fn main() {
     let path = capture();
-    let mut base = packets(&path);
+    let mut base = common::packets(&path);
     let ips = base
         .iter()
         .map(|p| u64::from(p.src.is_ip()) + u64::from(p.dst.is_ip()))

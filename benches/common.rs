@@ -1,5 +1,7 @@
 //! What the benchmarks share: the generated capture they read.
 
+use netanom_capture::{CaptureReader, Next};
+use netanom_records::{Packet, Ts};
 use std::path::{Path, PathBuf};
 
 /// The capture named on the command line, or a 1M-packet capture generated
@@ -21,4 +23,28 @@ pub fn capture() -> PathBuf {
         assert!(status.success(), "gen_pcap.py failed");
     }
     path
+}
+
+/// Every frame of a capture, dissected into packets (kept in memory, so a
+/// benchmark measures its operator, not the reader).
+#[allow(dead_code)] // not every bench needs it
+pub fn packets(path: &Path) -> Vec<Packet> {
+    let mut reader = CaptureReader::open(path).expect("open capture");
+    let mut out = Vec::new();
+    loop {
+        match reader.next() {
+            Next::Frame(f) => {
+                let mut packet = Packet {
+                    ts: Ts(f.ts),
+                    length: f.orig_len,
+                    ..Packet::default()
+                };
+                netanom_dissect::dissect(f.linktype, f.data, &mut packet);
+                out.push(packet);
+            }
+            Next::Skipped(_) => {}
+            Next::End { .. } | Next::Fatal(_) => break,
+        }
+    }
+    out
 }

@@ -11,7 +11,6 @@
 
 #[path = "common.rs"]
 mod common;
-use netanom_capture::{CaptureReader, Next};
 use netanom_operators::DegreeConfig;
 use netanom_records::stats::Stats;
 use netanom_records::time::to_time;
@@ -23,27 +22,6 @@ use timely::dataflow::operators::vec::Input;
 use timely::dataflow::operators::{Inspect, Probe};
 
 const TICK: u64 = 1_000_000_000;
-
-fn packets(path: &std::path::Path) -> Vec<Packet> {
-    let mut reader = CaptureReader::open(path).expect("open capture");
-    let mut out = Vec::new();
-    loop {
-        match reader.next() {
-            Next::Frame(f) => {
-                let mut packet = Packet {
-                    ts: Ts(f.ts),
-                    length: f.orig_len,
-                    ..Packet::default()
-                };
-                netanom_dissect::dissect(f.linktype, f.data, &mut packet);
-                out.push(packet);
-            }
-            Next::Skipped(_) => {}
-            Next::End { .. } | Next::Fatal(_) => break,
-        }
-    }
-    out
-}
 
 /// Each worker's packets with the Timely time the pcap source sends them
 /// at (file order, watermark = newest ts - 1 s, floored to the tick).
@@ -102,7 +80,7 @@ fn run(packets: &[Packet], config: &DegreeConfig, workers: usize) -> (f64, u64) 
 
 fn main() {
     let path = common::capture();
-    let packets = packets(&path);
+    let packets = common::packets(&path);
     let n = packets.len() as f64;
     println!("{}: {} packets", path.display(), packets.len());
     for (label, yaml) in [
