@@ -70,14 +70,18 @@ impl Drop for TempDir {
     }
 }
 
-/// The `file` sinks of a pipeline: (id, path).
+/// The `file` and `graph` sinks of a pipeline: (id, path; a directory
+/// for `graph`).
 pub fn file_sinks(pipeline: &Path) -> Vec<(String, String)> {
     let text = std::fs::read_to_string(pipeline).expect("read pipeline");
     let doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("pipeline YAML");
     let mut out = Vec::new();
     if let Some(sinks) = doc.get("sinks").and_then(|s| s.as_mapping()) {
         for (id, sink) in sinks {
-            if sink.get("type").and_then(|t| t.as_str()) == Some("file") {
+            if matches!(
+                sink.get("type").and_then(|t| t.as_str()),
+                Some("file" | "graph")
+            ) {
                 let path = sink
                     .get("path")
                     .and_then(|p| p.as_str())
@@ -90,8 +94,8 @@ pub fn file_sinks(pipeline: &Path) -> Vec<(String, String)> {
     out
 }
 
-/// Runs a pipeline with its file sinks redirected into `dir` (same file
-/// names), returning the output files' paths by sink id.
+/// Runs a pipeline with its file and graph sinks redirected into `dir`
+/// (same file names), returning the output files' paths by sink id.
 pub fn run_into(pipeline: &Path, dir: &Path, extra: &[&str]) -> (Output, Vec<(String, PathBuf)>) {
     let mut args: Vec<String> = vec!["run".into(), pipeline.display().to_string(), "-q".into()];
     let mut outputs = Vec::new();

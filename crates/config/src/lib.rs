@@ -133,6 +133,7 @@ impl Pipeline {
                 },
                 OperatorConfig::Window(w) => w.fields(),
                 OperatorConfig::Degree(_) => netanom_records::DegreeRecord::FIELDS.to_vec(),
+                OperatorConfig::Motif(_) => netanom_records::MotifRecord::FIELDS.to_vec(),
                 OperatorConfig::Kmeans(_) => match c.inputs.first() {
                     Some(first) if depth > 0 => {
                         netanom_records::scored::fields(&self.fields_within(first, depth - 1))
@@ -423,6 +424,16 @@ pub fn parse(text: &str, file: &str, sets: &[String]) -> Result<Pipeline, Proble
             .unwrap_or_default();
         for p in c.config.check_fields(&input) {
             ck.plugin_problem("operators", &c.id, p);
+        }
+    }
+    for c in &pipeline.sinks {
+        let input = c
+            .inputs
+            .first()
+            .map(|first| pipeline.fields_of(first))
+            .unwrap_or_default();
+        for p in c.config.check_fields(&input) {
+            ck.plugin_problem("sinks", &c.id, p);
         }
     }
     if !ck.problems.is_empty() {

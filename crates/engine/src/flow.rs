@@ -3,7 +3,7 @@
 
 use netanom_operators::OperatorConfig;
 use netanom_records::stats::Stats;
-use netanom_records::{DegreeRecord, Field, Packet, Scored, Time, WindowRecord};
+use netanom_records::{DegreeRecord, Field, MotifRecord, Packet, Scored, Time, WindowRecord};
 use netanom_sinks::SinkConfig;
 use std::sync::Arc;
 use timely::dataflow::operators::Concatenate;
@@ -15,6 +15,7 @@ pub(crate) enum Flow<'s> {
     Packets(Stream<'s, Time, Vec<Packet>>),
     Windows(Stream<'s, Time, Vec<WindowRecord>>),
     Degrees(Stream<'s, Time, Vec<DegreeRecord>>),
+    Motifs(Stream<'s, Time, Vec<MotifRecord>>),
     ScoredWindows(Stream<'s, Time, Vec<Scored<WindowRecord>>>),
 }
 
@@ -45,6 +46,13 @@ impl<'s> Flow<'s> {
                 let scope = s.scope();
                 Flow::Degrees(scope.concatenate(flows.into_iter().filter_map(|f| match f {
                     Flow::Degrees(s) => Some(s),
+                    _ => None,
+                })))
+            }
+            Flow::Motifs(s) => {
+                let scope = s.scope();
+                Flow::Motifs(scope.concatenate(flows.into_iter().filter_map(|f| match f {
+                    Flow::Motifs(s) => Some(s),
                     _ => None,
                 })))
             }
@@ -86,6 +94,11 @@ impl<'s> Flow<'s> {
             }
             (OperatorConfig::Degree(_), _) => None,
             (_, Flow::Degrees(_)) => None,
+            (OperatorConfig::Motif(m), Flow::Packets(s)) => {
+                Some(Flow::Motifs(m.build(id, s, tick, stats.component(id))))
+            }
+            (OperatorConfig::Motif(_), _) => None,
+            (_, Flow::Motifs(_)) => None,
             (OperatorConfig::Kmeans(k), Flow::Windows(s)) => {
                 Some(Flow::ScoredWindows(k.build(id, s, tick, stats.clone())))
             }
@@ -109,10 +122,15 @@ impl<'s> Flow<'s> {
             (SinkConfig::Console(c), Flow::Windows(s)) => c.build(id, s),
             (SinkConfig::File(f), Flow::Degrees(s)) => f.build(id, s, fields, stats.clone()),
             (SinkConfig::Console(c), Flow::Degrees(s)) => c.build(id, s),
+            (SinkConfig::File(f), Flow::Motifs(s)) => f.build(id, s, fields, stats.clone()),
+            (SinkConfig::Console(c), Flow::Motifs(s)) => c.build(id, s),
             (SinkConfig::File(f), Flow::ScoredWindows(s)) => f.build(id, s, fields, stats.clone()),
             (SinkConfig::Console(c), Flow::ScoredWindows(s)) => c.build(id, s),
             // Wired per input by `monitor::attach`.
             (SinkConfig::Prometheus(_), _) => return None,
+            (SinkConfig::Graph(g), Flow::Windows(s)) => g.build(id, s, stats.clone()),
+            // Validation accepts window records only.
+            (SinkConfig::Graph(_), _) => return None,
         })
     }
 }

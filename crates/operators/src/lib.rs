@@ -11,18 +11,20 @@ pub mod degree;
 pub mod kmeans;
 pub mod kmeans_model;
 pub mod kmeans_store;
+pub mod motif;
 pub mod window;
 
 pub use anonymize::AnonymizeConfig;
 pub use degree::DegreeConfig;
 pub use kmeans::KmeansConfig;
+pub use motif::MotifConfig;
 pub use window::WindowConfig;
 
 use netanom_records::doc::{parse_options, ConfigProblem, Describe, PluginDoc};
 use netanom_records::{Duration, RecordKind};
 
 /// The `type`s of operator, in `netanom plugins` order.
-pub const TYPES: &[&str] = &["anonymize", "window", "kmeans", "degree"];
+pub const TYPES: &[&str] = &["anonymize", "window", "kmeans", "degree", "motif"];
 
 /// An operator's configuration, by `type`.
 #[derive(Clone, Debug)]
@@ -35,6 +37,8 @@ pub enum OperatorConfig {
     Kmeans(KmeansConfig),
     /// `type: degree`.
     Degree(DegreeConfig),
+    /// `type: motif`.
+    Motif(MotifConfig),
 }
 
 impl OperatorConfig {
@@ -45,6 +49,7 @@ impl OperatorConfig {
             OperatorConfig::Window(_) => "window",
             OperatorConfig::Kmeans(_) => "kmeans",
             OperatorConfig::Degree(_) => "degree",
+            OperatorConfig::Motif(_) => "motif",
         }
     }
 
@@ -55,6 +60,7 @@ impl OperatorConfig {
             "window" => parse_options(options).map(OperatorConfig::Window),
             "kmeans" => parse_options(options).map(OperatorConfig::Kmeans),
             "degree" => parse_options(options).map(OperatorConfig::Degree),
+            "motif" => parse_options(options).map(OperatorConfig::Motif),
             other => Err(unknown_type(other)),
         }
     }
@@ -66,6 +72,7 @@ impl OperatorConfig {
             OperatorConfig::Window(c) => c.validate(),
             OperatorConfig::Kmeans(c) => c.validate(),
             OperatorConfig::Degree(c) => c.validate(),
+            OperatorConfig::Motif(c) => c.validate(),
         }
     }
 
@@ -76,6 +83,7 @@ impl OperatorConfig {
             OperatorConfig::Window(_) => kind == RecordKind::Packet,
             OperatorConfig::Kmeans(_) => kind == RecordKind::Window,
             OperatorConfig::Degree(_) => matches!(kind, RecordKind::Packet | RecordKind::Window),
+            OperatorConfig::Motif(_) => kind == RecordKind::Packet,
         }
     }
 
@@ -88,6 +96,7 @@ impl OperatorConfig {
             OperatorConfig::Window(_) => Some(RecordKind::Window),
             OperatorConfig::Kmeans(_) => Some(RecordKind::Scored),
             OperatorConfig::Degree(_) => Some(RecordKind::Degree),
+            OperatorConfig::Motif(_) => Some(RecordKind::Motif),
         }
     }
 
@@ -98,6 +107,7 @@ impl OperatorConfig {
             OperatorConfig::Window(c) => vec![c.size, c.slide()],
             OperatorConfig::Kmeans(_) => Vec::new(),
             OperatorConfig::Degree(c) => c.durations(),
+            OperatorConfig::Motif(c) => c.durations(),
         }
     }
 
@@ -153,6 +163,13 @@ pub fn docs() -> Vec<PluginDoc> {
             accepts: &[RecordKind::Packet, RecordKind::Window],
             produces: Some(RecordKind::Degree),
             doc: DegreeConfig::describe(),
+        },
+        PluginDoc {
+            category: "operator",
+            name: "motif",
+            accepts: &[RecordKind::Packet],
+            produces: Some(RecordKind::Motif),
+            doc: MotifConfig::describe(),
         },
     ]
 }

@@ -63,6 +63,9 @@ fields! {
     Distance = "distance", "k-means: distance to the nearest centroid (standardized features).";
     Score = "score", "k-means: distance divided by the anomaly threshold in effect (above 1: anomaly).";
     Anomaly = "anomaly", "k-means: whether the score is above the threshold (true/false).";
+    Pattern = "pattern", "motif: the pattern that matched (reciprocal, fan_out, fan_in).";
+    A = "a", "motif: the first bound vertex (lower address of a reciprocal pair, sender of a fan-out, receiver of a fan-in).";
+    B = "b", "motif: the second bound vertex (empty for fan-out and fan-in).";
 }
 
 impl Field {

@@ -13,6 +13,8 @@ pub enum RecordKind {
     Scored,
     /// One address's degrees in one window ([`crate::DegreeRecord`]).
     Degree,
+    /// One match of a graph pattern in one window ([`crate::MotifRecord`]).
+    Motif,
 }
 
 impl RecordKind {
@@ -23,6 +25,7 @@ impl RecordKind {
             RecordKind::Window => "window",
             RecordKind::Scored => "scored",
             RecordKind::Degree => "degree",
+            RecordKind::Motif => "motif",
         }
     }
 }

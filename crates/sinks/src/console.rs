@@ -196,6 +196,20 @@ impl Summary {
                 );
                 self.busiest.push((i.saturating_add(o), label));
             }
+            RecordKind::Motif => {
+                if let Value::Ts(start) = r.get(Field::WindowStart) {
+                    self.windows.insert(start);
+                }
+                let count = number(r.get(Field::Count));
+                let label = format!(
+                    "{count:>8}  {} {} {} {}",
+                    text(r.get(Field::WindowStart)),
+                    text(r.get(Field::Pattern)),
+                    text(r.get(Field::A)),
+                    text(r.get(Field::B))
+                );
+                self.busiest.push((count, label));
+            }
             RecordKind::Scored => {
                 if r.get(Field::Anomaly) == Value::Bool(true) {
                     self.anomalies += 1;
@@ -315,6 +329,24 @@ impl Summary {
                 });
                 for (degree, label) in rows.take(top) {
                     let _ = writeln!(out, "{degree:>8} {label}");
+                }
+            }
+            RecordKind::Motif => {
+                let _ = writeln!(
+                    out,
+                    "motif matches: {}  windows: {}",
+                    self.records,
+                    self.windows.len()
+                );
+                let mut highest = self.busiest.clone();
+                highest.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+                let _ = writeln!(
+                    out,
+                    "{:>8}  largest matches (window_start pattern a b)",
+                    "count"
+                );
+                for (_, label) in highest.iter().take(top) {
+                    let _ = writeln!(out, "{label}");
                 }
             }
             RecordKind::Scored => {

@@ -8,9 +8,11 @@
 pub mod console;
 pub mod file;
 mod gather;
+pub mod graph;
 pub mod prometheus;
 
 pub use console::ConsoleConfig;
+pub use graph::GraphConfig;
 pub use prometheus::PrometheusConfig;
 
 use netanom_records::Time;
@@ -57,13 +59,14 @@ use netanom_records::doc::{parse_options, ConfigProblem, Describe, PluginDoc};
 use netanom_records::RecordKind;
 
 /// The `type`s of sink, in `netanom plugins` order.
-pub const TYPES: &[&str] = &["file", "console", "prometheus"];
+pub const TYPES: &[&str] = &["file", "console", "prometheus", "graph"];
 
 const ALL_KINDS: &[RecordKind] = &[
     RecordKind::Packet,
     RecordKind::Window,
     RecordKind::Scored,
     RecordKind::Degree,
+    RecordKind::Motif,
 ];
 
 /// A sink's configuration, by `type`.
@@ -75,6 +78,8 @@ pub enum SinkConfig {
     Console(ConsoleConfig),
     /// `type: prometheus`.
     Prometheus(PrometheusConfig),
+    /// `type: graph`.
+    Graph(GraphConfig),
 }
 
 impl SinkConfig {
@@ -84,6 +89,7 @@ impl SinkConfig {
             SinkConfig::File(_) => "file",
             SinkConfig::Console(_) => "console",
             SinkConfig::Prometheus(_) => "prometheus",
+            SinkConfig::Graph(_) => "graph",
         }
     }
 
@@ -93,6 +99,7 @@ impl SinkConfig {
             "file" => parse_options(options).map(SinkConfig::File),
             "console" => parse_options(options).map(SinkConfig::Console),
             "prometheus" => parse_options(options).map(SinkConfig::Prometheus),
+            "graph" => parse_options(options).map(SinkConfig::Graph),
             other => Err(ConfigProblem::at(
                 "type",
                 format!(
@@ -109,6 +116,16 @@ impl SinkConfig {
             SinkConfig::File(c) => c.validate(),
             SinkConfig::Console(_) => Vec::new(),
             SinkConfig::Prometheus(c) => c.validate(),
+            SinkConfig::Graph(c) => c.validate(),
+        }
+    }
+
+    /// Checks options that depend on the input's columns `input` (the
+    /// fields of the first input): `graph` needs `src` and `dst`.
+    pub fn check_fields(&self, input: &[netanom_records::Field]) -> Vec<ConfigProblem> {
+        match self {
+            SinkConfig::Graph(c) => c.check_fields(input),
+            _ => Vec::new(),
         }
     }
 
@@ -117,6 +134,7 @@ impl SinkConfig {
         match self {
             SinkConfig::File(_) | SinkConfig::Console(_) => ALL_KINDS.contains(&kind),
             SinkConfig::Prometheus(_) => prometheus::ACCEPTS.contains(&kind),
+            SinkConfig::Graph(_) => graph::ACCEPTS.contains(&kind),
         }
     }
 
@@ -150,6 +168,13 @@ pub fn docs() -> Vec<PluginDoc> {
             accepts: prometheus::ACCEPTS,
             produces: None,
             doc: PrometheusConfig::describe(),
+        },
+        PluginDoc {
+            category: "sink",
+            name: "graph",
+            accepts: graph::ACCEPTS,
+            produces: None,
+            doc: GraphConfig::describe(),
         },
     ]
 }
