@@ -571,3 +571,62 @@ fn kmeans_metrics_match_the_scored_rows() {
     );
     promtool_accepts(&scrape);
 }
+
+/// Motif inputs: `netanom_motif_matches_total` per operator and pattern
+/// equals the rows a file sink wrote from the same operators in the run.
+#[test]
+fn motif_metrics_match_the_motif_rows() {
+    let dir = TempDir::new("prom-motif");
+    let port = free_port();
+    let yaml = std::fs::read_to_string(root().join("pipelines/motifs.yaml")).expect("motifs.yaml");
+    let (head, _) = yaml.split_once("\nsinks:").expect("a sinks section");
+    let files: Vec<(&str, std::path::PathBuf)> = ["vertical", "horizontal", "pairs"]
+        .into_iter()
+        .map(|id| (id, dir.join(&format!("{id}.csv"))))
+        .collect();
+    let mut sinks = String::new();
+    for (id, path) in &files {
+        sinks.push_str(&format!(
+            "  {id}_out: {{type: file, inputs: [{id}], path: {}}}\n",
+            path.display()
+        ));
+    }
+    let pipeline = dir.write(
+        "p.yaml",
+        &format!(
+            "{head}\nsinks:\n{sinks}  metrics: {{type: prometheus, inputs: [vertical, horizontal, pairs], listen: \"127.0.0.1:{port}\", hold: 60s}}\n"
+        ),
+    );
+    let mut guard = start_netanom(&dir, &pipeline);
+    let stderr = || std::fs::read_to_string(dir.join("stderr.txt")).unwrap_or_default();
+    let scrape = wait_for(60, || {
+        get(port, "/metrics")
+            .filter(|(code, body)| *code == 200 && body.contains("netanom_run_complete 1"))
+            .map(|(_, body)| body)
+    })
+    .unwrap_or_else(|| panic!("no complete run: {}", stderr()));
+    let status = Command::new("kill")
+        .args(["-INT", &guard.0.id().to_string()])
+        .status();
+    assert!(status.is_ok_and(|s| s.success()));
+    let exited = wait_for(20, || guard.0.try_wait().ok().flatten());
+    assert_eq!(exited.and_then(|s| s.code()), Some(0), "{}", stderr());
+    let mut total = 0.0;
+    for (id, path) in &files {
+        let (header, rows) = crate::util::read_csv(path);
+        let pattern = header
+            .iter()
+            .position(|h| h == "pattern")
+            .expect("pattern column");
+        for name in ["reciprocal", "fan_out", "fan_in"] {
+            let want = rows.iter().filter(|r| r[pattern] == name).count() as f64;
+            let series =
+                format!("netanom_motif_matches_total{{operator=\"{id}\",pattern=\"{name}\"}}");
+            let got = sample(&scrape, &series).unwrap_or(f64::NAN);
+            assert_eq!(got, want, "{series}: {scrape}");
+            total += want;
+        }
+    }
+    assert!(total >= 3.0, "the sample's scans match");
+    promtool_accepts(&scrape);
+}

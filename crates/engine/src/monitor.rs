@@ -92,15 +92,12 @@ pub(crate) fn attach<'s>(
         .inputs
         .iter()
         .filter_map(|input| Some((input, flows.get(input)?.clone())))
-        .filter_map(|(input, flow)| {
-            Some(match flow {
-                Flow::Packets(s) => config.build_packets(&sink.id, input, s, exporter),
-                Flow::Windows(s) => config.build_windows(&sink.id, input, s, exporter),
-                Flow::Degrees(s) => config.build_degrees(&sink.id, input, s, exporter),
-                Flow::ScoredWindows(s) => config.build_scored(&sink.id, input, s, exporter),
-                // Not in `prometheus::ACCEPTS`: validation rules it out.
-                Flow::Motifs(_) => return None,
-            })
+        .map(|(input, flow)| match flow {
+            Flow::Packets(s) => config.build_packets(&sink.id, input, s, exporter),
+            Flow::Windows(s) => config.build_windows(&sink.id, input, s, exporter),
+            Flow::Degrees(s) => config.build_degrees(&sink.id, input, s, exporter),
+            Flow::ScoredWindows(s) => config.build_scored(&sink.id, input, s, exporter),
+            Flow::Motifs(s) => config.build_motifs(&sink.id, input, s, exporter),
         })
         .collect();
     if !consumed.is_empty() {

@@ -107,6 +107,7 @@ pub(crate) struct Traffic {
     scored: IntCounterVec,
     anomalies: IntCounterVec,
     score: HistogramVec,
+    motif_matches: IntCounterVec,
     cluster_size: IntGaugeVec,
     clusters: LabelBound,
 }
@@ -120,6 +121,14 @@ impl Traffic {
             packets: self.packets.get_metric_with_label_values(&values).ok()?,
             bytes: self.bytes.get_metric_with_label_values(&values).ok()?,
         })
+    }
+
+    /// The match counter of motif input `operator` for `pattern` (a fixed,
+    /// small set of names, so the series stay bounded).
+    pub(crate) fn motif_matches(&self, operator: &str, pattern: &str) -> Option<IntCounter> {
+        self.motif_matches
+            .get_metric_with_label_values(&[operator, pattern])
+            .ok()
     }
 
     /// The scored-record metrics of k-means input `operator` (created at 0).
@@ -328,6 +337,12 @@ impl Shared {
                 "netanom_scored_records_total",
                 "Scored records (k-means output) that reached the sink, by operator.",
                 &["operator"],
+            )?,
+            motif_matches: counter_vec(
+                &r,
+                "netanom_motif_matches_total",
+                "Graph motif matches (rows of a motif operator) that reached the sink, by operator and pattern (reciprocal, fan_out, fan_in).",
+                &["operator", "pattern"],
             )?,
             anomalies: counter_vec(
                 &r,

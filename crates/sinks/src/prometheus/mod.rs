@@ -42,6 +42,7 @@ pub const ACCEPTS: &[RecordKind] = &[
     RecordKind::Window,
     RecordKind::Degree,
     RecordKind::Scored,
+    RecordKind::Motif,
 ];
 
 /// Serves metrics for Prometheus at `http://LISTEN/metrics` (text format),
@@ -354,6 +355,54 @@ impl PrometheusConfig {
                         .or_insert_with(|| shared.traffic.cluster_size(&operator, cluster));
                     if let Some(g) = gauge {
                         g.add(n);
+                    }
+                }
+                progress.observe(frontier, newest);
+            },
+        )
+    }
+}
+
+impl PrometheusConfig {
+    /// Motif matches of input `operator`, per pattern, counted on each
+    /// worker and added once per activation (`netanom_motif_matches_total`).
+    pub fn build_motifs<'s>(
+        &self,
+        name: &str,
+        operator: &str,
+        input: Stream<'s, Time, Vec<netanom_records::MotifRecord>>,
+        exporter: &Arc<Exporter>,
+    ) -> Consumed<'s> {
+        let shared = exporter.shared();
+        let progress = shared.input_progress();
+        let patterns = [
+            netanom_records::motif::MotifPattern::Reciprocal,
+            netanom_records::motif::MotifPattern::FanOut,
+            netanom_records::motif::MotifPattern::FanIn,
+        ];
+        // Created here, so that the series exist (at 0) before any match.
+        let counters: Vec<_> = patterns
+            .iter()
+            .map(|p| (*p, shared.traffic.motif_matches(operator, p.name())))
+            .collect();
+        crate::terminal(
+            input,
+            Pipeline,
+            &format!("{name}-{operator}"),
+            move |(handle, frontier)| {
+                let mut counts = [0u64; 3];
+                let mut newest = i64::MIN;
+                handle.for_each(|_, batch| {
+                    for m in batch.iter() {
+                        if let Some(i) = patterns.iter().position(|p| *p == m.pattern) {
+                            counts[i] += 1;
+                        }
+                        newest = newest.max(m.event_time().0);
+                    }
+                });
+                for ((_, counter), n) in counters.iter().zip(counts) {
+                    if let (Some(c), true) = (counter, n > 0) {
+                        c.inc_by(n);
                     }
                 }
                 progress.observe(frontier, newest);
