@@ -28,7 +28,6 @@ use differential_dataflow::collection::AsCollection;
 use netanom_records::doc::ConfigProblem;
 use netanom_records::hash::FxHashMap;
 use netanom_records::stats::ComponentStats;
-use netanom_records::time::to_time;
 use netanom_records::{
     Addr, DegreeRecord, Duration, Field, Packet, Record, Time, Ts, WindowRecord,
 };
@@ -360,31 +359,14 @@ impl Spec {
     /// (and leaves the collection): the first tick at or after its end,
     /// plus the input's lag. Records of the window must arrive before it.
     fn emit_at(&self, start: Ts, size: i64) -> Time {
-        let end = to_time(Ts(start.0.saturating_add(size)), 1);
-        end.div_ceil(self.tick)
-            .saturating_mul(self.tick)
+        crate::windowing::emit_time(Ts(start.0.saturating_add(size)), self.tick)
             .saturating_add(self.lag_ticks.saturating_mul(self.tick))
     }
 
     /// Calls `f(start)` for each window `[k*slide, k*slide + size)` that
     /// contains `ts`, earliest first.
-    fn for_each_window(size: i64, slide: i64, ts: Ts, mut f: impl FnMut(Ts)) {
-        let t = ts.0;
-        if slide == size {
-            f(Ts(t.div_euclid(size).saturating_mul(size)));
-            return;
-        }
-        let mut start = t.div_euclid(slide).saturating_mul(slide);
-        let mut starts = [0i64; 64];
-        let mut n = 0;
-        while start.saturating_add(size) > t && n < starts.len() {
-            starts[n] = start;
-            n += 1;
-            start = start.saturating_sub(slide);
-        }
-        for &s in starts[..n].iter().rev() {
-            f(Ts(s));
-        }
+    fn for_each_window(size: i64, slide: i64, ts: Ts, f: impl FnMut(Ts)) {
+        crate::windowing::for_each_window_start(size, slide, ts, f);
     }
 }
 

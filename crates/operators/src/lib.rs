@@ -13,6 +13,7 @@ pub mod kmeans_model;
 pub mod kmeans_store;
 pub mod motif;
 pub mod window;
+mod windowing;
 
 pub use anonymize::AnonymizeConfig;
 pub use degree::DegreeConfig;

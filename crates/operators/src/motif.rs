@@ -24,7 +24,6 @@ use differential_dataflow::collection::AsCollection;
 use netanom_records::doc::ConfigProblem;
 use netanom_records::hash::FxHashMap;
 use netanom_records::stats::ComponentStats;
-use netanom_records::time::to_time;
 use netanom_records::{Addr, Duration, MotifPattern, MotifRecord, Packet, Time, Ts};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -226,8 +225,7 @@ impl Spec {
     /// The Timely time at which window `[start, start + size)` is emitted
     /// (and leaves the collection): the first tick at or after its end.
     fn emit_at(&self, start: Ts) -> Time {
-        let end = to_time(Ts(start.0.saturating_add(self.size)), 1);
-        end.div_ceil(self.tick).saturating_mul(self.tick)
+        crate::windowing::emit_time(Ts(start.0.saturating_add(self.size)), self.tick)
     }
 
     /// The start of the window that contains `ts`.

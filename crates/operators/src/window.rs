@@ -126,7 +126,7 @@ impl WindowConfig {
                                     late += 1;
                                     return;
                                 }
-                                let emit_at = ceil_to(to_time(end, 1), tick);
+                                let emit_at = crate::windowing::emit_time(end, tick);
                                 let emission = open.entry(emit_at).or_insert_with(|| Emission {
                                     cap: cap.delayed(&emit_at, 0),
                                     windows: BTreeMap::new(),
@@ -167,11 +167,6 @@ impl WindowConfig {
             },
         )
     }
-}
-
-/// The smallest multiple of `tick` at or above `t`.
-fn ceil_to(t: Time, tick: u64) -> Time {
-    t.div_ceil(tick).saturating_mul(tick)
 }
 
 /// The windows emitted at one Timely time.
@@ -224,24 +219,9 @@ impl Spec {
     /// Calls `f(start, end)` for each window `[k*slide, k*slide + size)`
     /// that contains `ts`, earliest first.
     fn for_each_window(&self, ts: Ts, mut f: impl FnMut(Ts, Ts)) {
-        let t = ts.0;
-        if self.slide == self.size {
-            let start = t.div_euclid(self.size).saturating_mul(self.size);
-            f(Ts(start), Ts(start.saturating_add(self.size)));
-            return;
-        }
-        // The last window starting at or before t, then back while it covers t.
-        let mut start = t.div_euclid(self.slide).saturating_mul(self.slide);
-        let mut starts = [0i64; 64];
-        let mut n = 0;
-        while start.saturating_add(self.size) > t && n < starts.len() {
-            starts[n] = start;
-            n += 1;
-            start = start.saturating_sub(self.slide);
-        }
-        for &s in starts[..n].iter().rev() {
-            f(Ts(s), Ts(s.saturating_add(self.size)));
-        }
+        crate::windowing::for_each_window_start(self.size, self.slide, ts, |start| {
+            f(start, Ts(start.0.saturating_add(self.size)))
+        });
     }
 }
 
