@@ -231,10 +231,16 @@ impl Summary {
         }
     }
 
+    /// The kept rows, highest first (ties by label).
+    fn ranked(&self) -> Vec<(u64, String)> {
+        let mut rows = self.busiest.clone();
+        rows.sort_by(by_rank);
+        rows
+    }
+
     fn trim(&mut self) {
         if self.busiest.len() > 4 * KEEP_BUSIEST {
-            self.busiest
-                .sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+            self.busiest.sort_by(by_rank);
             self.busiest.truncate(KEEP_BUSIEST);
         }
     }
@@ -296,8 +302,7 @@ impl Summary {
                     self.windows.len(),
                     self.bytes
                 );
-                let mut busiest = self.busiest.clone();
-                busiest.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+                let busiest = self.ranked();
                 let _ = writeln!(
                     out,
                     "{:>10}  busiest windows (start src dst protocol)",
@@ -314,8 +319,7 @@ impl Summary {
                     self.records,
                     self.windows.len()
                 );
-                let mut highest = self.busiest.clone();
-                highest.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+                let highest = self.ranked();
                 let _ = writeln!(
                     out,
                     "{:>8} {:>8} {:>8}  highest degrees (window_start ip)",
@@ -338,8 +342,7 @@ impl Summary {
                     self.records,
                     self.windows.len()
                 );
-                let mut highest = self.busiest.clone();
-                highest.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+                let highest = self.ranked();
                 let _ = writeln!(
                     out,
                     "{:>8}  largest matches (window_start pattern a b)",
@@ -355,8 +358,7 @@ impl Summary {
                     "scored records: {}  anomalies: {}",
                     self.records, self.anomalies
                 );
-                let mut top_scores = self.busiest.clone();
-                top_scores.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+                let top_scores = self.ranked();
                 let _ = writeln!(out, "top scores (score  start src dst protocol)");
                 for (_, label) in top_scores.iter().take(top) {
                     let _ = writeln!(out, "  {label}");
@@ -365,6 +367,11 @@ impl Summary {
         }
         out
     }
+}
+
+/// Highest value first, ties by label: a deterministic ranking.
+fn by_rank(a: &(u64, String), b: &(u64, String)) -> std::cmp::Ordering {
+    b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1))
 }
 
 fn table(out: &mut String, title: &str, mut rows: Vec<(String, (u64, u64))>, top: usize) {
