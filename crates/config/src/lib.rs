@@ -145,6 +145,23 @@ impl Pipeline {
         }
     }
 
+    /// A hash of everything that decides the outputs (components, their
+    /// inputs and options), not of comments or layout: a checkpoint is
+    /// only applied to the pipeline that wrote it.
+    pub fn fingerprint(&self) -> u64 {
+        let mut text = String::new();
+        for s in &self.sources {
+            text.push_str(&format!("source {} {}\n", s.id, s.config.identity()));
+        }
+        for o in &self.operators {
+            text.push_str(&format!("operator {} {:?} {:?}\n", o.id, o.inputs, o.config));
+        }
+        for s in &self.sinks {
+            text.push_str(&format!("sink {} {:?} {:?}\n", s.id, s.inputs, s.config));
+        }
+        netanom_records::hash::stable_hash(&text)
+    }
+
     /// The Timely tick in nanoseconds: the smallest multiple of the
     /// greatest common divisor of all window sizes and slides that is at
     /// least [`MIN_TICK`]. Timely times are multiples of it: every distinct
@@ -415,6 +432,7 @@ pub fn parse(text: &str, file: &str, sets: &[String]) -> Result<Pipeline, Proble
         operators,
         sinks,
     };
+    check_checkpoints(&mut ck, &pipeline);
     // Options that depend on the input's columns (kmeans features).
     for c in &pipeline.operators {
         let input = c
@@ -440,6 +458,51 @@ pub fn parse(text: &str, file: &str, sets: &[String]) -> Result<Pipeline, Proble
         return Err(finish(ck));
     }
     Ok(pipeline)
+}
+
+/// With a `state_dir`, every source must keep checkpoints in the same
+/// one, and every component must be one whose state a replay rebuilds.
+fn check_checkpoints(ck: &mut Checker<'_>, pipeline: &Pipeline) {
+    let Some((first, dir)) = pipeline
+        .sources
+        .iter()
+        .find_map(|s| s.config.state_dir().map(|d| (s.id.clone(), d.to_owned())))
+    else {
+        return;
+    };
+    for s in &pipeline.sources {
+        match s.config.state_dir() {
+            Some(d) if d == dir => {}
+            Some(_) => ck.problem(
+                &["sources", &s.id, "state_dir"],
+                &s.id,
+                format!("state_dir: every source of a pipeline keeps its checkpoints in one state_dir (`{first}` uses `{}`)", dir.display()),
+            ),
+            None => ck.problem(
+                &["sources", &s.id],
+                &s.id,
+                format!("source `{first}` keeps checkpoints (state_dir), so every source must: use type capture_dir with the same state_dir"),
+            ),
+        }
+    }
+    for o in &pipeline.operators {
+        if let OperatorConfig::Kmeans(_) = o.config {
+            ck.problem(
+                &["operators", &o.id],
+                &o.id,
+                "kmeans does not support checkpoints yet (its model is not saved in state_dir): remove state_dir or this operator",
+            );
+        }
+    }
+    for s in &pipeline.sinks {
+        if let SinkConfig::Graph(_) = s.config {
+            ck.problem(
+                &["sinks", &s.id],
+                &s.id,
+                "graph sinks do not support checkpoints yet: remove state_dir or this sink",
+            );
+        }
+    }
 }
 
 fn finish(mut ck: Checker<'_>) -> Problems {

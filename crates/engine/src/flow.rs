@@ -5,6 +5,7 @@ use netanom_operators::OperatorConfig;
 use netanom_records::stats::Stats;
 use netanom_records::{DegreeRecord, Field, MotifRecord, Packet, Scored, Time, WindowRecord};
 use netanom_sinks::SinkConfig;
+use netanom_records::checkpoint::Checkpoints;
 use std::sync::Arc;
 use timely::dataflow::operators::Concatenate;
 use timely::dataflow::Stream;
@@ -114,17 +115,19 @@ impl<'s> Flow<'s> {
         config: &SinkConfig,
         fields: Vec<Field>,
         stats: &Arc<Stats>,
+        checkpoints: &Option<Arc<Checkpoints>>,
     ) -> Option<netanom_sinks::Consumed<'s>> {
+        let ck = || checkpoints.clone();
         Some(match (config, self) {
-            (SinkConfig::File(f), Flow::Packets(s)) => f.build(id, s, fields, stats.clone()),
-            (SinkConfig::File(f), Flow::Windows(s)) => f.build(id, s, fields, stats.clone()),
+            (SinkConfig::File(f), Flow::Packets(s)) => f.build(id, s, fields, stats.clone(), ck()),
+            (SinkConfig::File(f), Flow::Windows(s)) => f.build(id, s, fields, stats.clone(), ck()),
             (SinkConfig::Console(c), Flow::Packets(s)) => c.build(id, s),
             (SinkConfig::Console(c), Flow::Windows(s)) => c.build(id, s),
-            (SinkConfig::File(f), Flow::Degrees(s)) => f.build(id, s, fields, stats.clone()),
+            (SinkConfig::File(f), Flow::Degrees(s)) => f.build(id, s, fields, stats.clone(), ck()),
             (SinkConfig::Console(c), Flow::Degrees(s)) => c.build(id, s),
-            (SinkConfig::File(f), Flow::Motifs(s)) => f.build(id, s, fields, stats.clone()),
+            (SinkConfig::File(f), Flow::Motifs(s)) => f.build(id, s, fields, stats.clone(), ck()),
             (SinkConfig::Console(c), Flow::Motifs(s)) => c.build(id, s),
-            (SinkConfig::File(f), Flow::ScoredWindows(s)) => f.build(id, s, fields, stats.clone()),
+            (SinkConfig::File(f), Flow::ScoredWindows(s)) => f.build(id, s, fields, stats.clone(), ck()),
             (SinkConfig::Console(c), Flow::ScoredWindows(s)) => c.build(id, s),
             // Wired per input by `monitor::attach`.
             (SinkConfig::Prometheus(_), _) => return None,

@@ -11,6 +11,7 @@ mod monitor;
 
 use flow::Flow;
 use netanom_config::Pipeline;
+use netanom_records::checkpoint::{self, Checkpoints};
 use netanom_records::stats::Stats;
 use netanom_records::Time;
 use netanom_sources::SourceContext;
@@ -131,6 +132,8 @@ pub fn run(pipeline: Pipeline, opts: &RunOptions) -> Result<RunSummary, EngineEr
     // Metrics endpoints, before the dataflow (a port in use fails early).
     let monitors = monitor::Monitors::start(&pipeline, &stats, opts)?;
     let worker_monitors = monitors.clone();
+    let checkpoints = checkpoints(&pipeline, opts)?;
+    let worker_checkpoints = checkpoints.clone();
     let pipeline = Arc::new(pipeline);
     let started = Instant::now();
     let worker_stats = stats.clone();
@@ -138,10 +141,28 @@ pub fn run(pipeline: Pipeline, opts: &RunOptions) -> Result<RunSummary, EngineEr
         let pipeline = pipeline.clone();
         let stats = worker_stats.clone();
         let monitors = &worker_monitors;
-        worker.dataflow::<Time, _, _>(|scope| build(scope, &pipeline, &stats, monitors));
+        let checkpoints = worker_checkpoints.clone();
+        let consumed = worker.dataflow::<Time, _, _>(|scope| {
+            build(scope, &pipeline, &stats, monitors, &checkpoints)
+        });
         monitors.set_ready();
+        // Worker 0 holds everything that is checkpointed (see
+        // `netanom_records::checkpoint`): it commits between steps.
+        let committer = checkpoints.filter(|_| worker.index() == 0);
         while worker.has_dataflows() {
             worker.step_or_park(None);
+            if let Some(c) = &committer {
+                let settled = consumed.with_frontier(|f| f.first().copied());
+                if let Err(e) = c.commit(settled, CHECKPOINT_INTERVAL, false) {
+                    stats.fail(e.to_string());
+                    netanom_records::shutdown::request();
+                }
+            }
+        }
+        if let Some(c) = &committer {
+            if let Err(e) = c.commit(None, CHECKPOINT_INTERVAL, true) {
+                stats.fail(e.to_string());
+            }
         }
     })
     .map_err(|e| EngineError::Runtime(format!("cannot start workers: {e}")))?;
@@ -169,13 +190,49 @@ pub fn run(pipeline: Pipeline, opts: &RunOptions) -> Result<RunSummary, EngineEr
     Ok(RunSummary { stats, elapsed })
 }
 
-/// Wires the pipeline on one worker.
+/// How often a checkpoint is written at most (wall clock).
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The checkpoint bookkeeping, when a source has a `state_dir` (process 0
+/// only: worker 0 reads those sources and writes the file sinks).
+fn checkpoints(
+    pipeline: &Pipeline,
+    opts: &RunOptions,
+) -> Result<Option<Arc<Checkpoints>>, EngineError> {
+    let Some(dir) = pipeline.sources.iter().find_map(|s| s.config.state_dir()) else {
+        return Ok(None);
+    };
+    if opts.process != 0 {
+        return Ok(None);
+    }
+    let fingerprint = format!("{:016x}", pipeline.fingerprint());
+    let saved = checkpoint::load(dir, &fingerprint).map_err(|e| EngineError::Usage(e.0))?;
+    let tick = pipeline.tick();
+    let longest = pipeline
+        .operators
+        .iter()
+        .flat_map(|c| c.config.durations())
+        .map(|d| d.nanos())
+        .max()
+        .unwrap_or(0);
+    Ok(Some(Arc::new(Checkpoints::new(
+        dir.to_owned(),
+        fingerprint,
+        tick,
+        tick.saturating_add(longest),
+        saved,
+    ))))
+}
+
+/// Wires the pipeline on one worker; returns the probe of the sinks'
+/// consumption.
 fn build<'s>(
     scope: timely::dataflow::Scope<'s, Time>,
     pipeline: &Pipeline,
     stats: &Arc<Stats>,
     monitors: &monitor::Monitors,
-) {
+    checkpoints: &Option<Arc<Checkpoints>>,
+) -> timely::dataflow::ProbeHandle<Time> {
     let tick = pipeline.tick();
     // Sinks' consumption, which sources wait for when they run ahead.
     let consumed = timely::dataflow::ProbeHandle::new();
@@ -186,6 +243,7 @@ fn build<'s>(
             tick,
             stats: stats.clone(),
             consumed: consumed.clone(),
+            checkpoints: checkpoints.clone(),
         };
         flows.insert(
             source.id.clone(),
@@ -212,9 +270,10 @@ fn build<'s>(
             .map(|i| pipeline.fields_of(i))
             .unwrap_or_default();
         if let Some(consumed_by_sink) =
-            input.and_then(|input| input.sink(&sink.id, &sink.config, fields, stats))
+            input.and_then(|input| input.sink(&sink.id, &sink.config, fields, stats, checkpoints))
         {
             consumed_by_sink.probe_with(&consumed);
         }
     }
+    consumed
 }

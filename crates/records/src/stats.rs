@@ -51,6 +51,8 @@ pub struct ComponentStats {
     pub files_done: AtomicU64,
     /// Files that could not be read (or not to the end).
     pub files_error: AtomicU64,
+    /// Files deleted (by a capture ring) before they were read.
+    pub files_lost: AtomicU64,
     bad: Mutex<BadState>,
 }
 

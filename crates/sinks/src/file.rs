@@ -1,6 +1,7 @@
 //! `file`: writes records to one CSV or JSON Lines file.
 
-use crate::gather::gather_encoded;
+use crate::gather::{gather_encoded, GatherSink};
+use netanom_records::checkpoint::Checkpoints;
 use netanom_records::doc::ConfigProblem;
 use netanom_records::stats::{ComponentStats, Stats};
 use netanom_records::write::{csv_header, csv_row, json_row};
@@ -72,17 +73,30 @@ impl FileConfig {
     }
 
     /// Builds the sink on `input`, whose records have columns `fields`.
+    /// With `checkpoints`, the file is resumed at its committed length and
+    /// its progress is reported for checkpoints.
     pub fn build<'s, R: Record + ExchangeData>(
         &self,
         name: &str,
         input: Stream<'s, Time, Vec<R>>,
         fields: Vec<Field>,
         stats: Arc<Stats>,
+        checkpoints: Option<Arc<Checkpoints>>,
     ) -> crate::Consumed<'s> {
         let component = stats.component(name);
         let writer = if input.scope().index() == 0 {
-            match Writer::create(&self.path, self.format(), &fields) {
-                Ok(w) => Some(w),
+            let committed = checkpoints
+                .as_ref()
+                .and_then(|c| c.sink_resume(name))
+                .map(|s| s.offset);
+            match Writer::open(&self.path, self.format(), &fields, committed) {
+                Ok(w) => {
+                    if let Some(c) = &checkpoints {
+                        let file = w.out.get_ref().try_clone().ok();
+                        c.sink_open(name, self.path.clone(), file, w.len);
+                    }
+                    Some(w)
+                }
                 Err(e) => {
                     stats.fail(format!("{name}: {e}"));
                     None
@@ -91,14 +105,16 @@ impl FileConfig {
         } else {
             None
         };
-        let writer = std::rc::Rc::new(std::cell::RefCell::new(writer));
-        let on_done_writer = writer.clone();
-        let fail_stats = stats.clone();
-        let done_stats = stats;
-        let id = name.to_owned();
-        let done_id = id.clone();
         let format = self.format();
         let only_anomalies = self.only_anomalies;
+        let sink = FileSink {
+            id: name.to_owned(),
+            writer,
+            stats,
+            component,
+            resume_before: checkpoints.as_ref().map_or(0, |c| c.resume_before()),
+            checkpoints,
+        };
         gather_encoded(
             input,
             name,
@@ -114,29 +130,82 @@ impl FileConfig {
                     Format::Jsonl => json_row(record, &fields, out),
                 }
             },
-            move |bytes: &[u8]| {
-                if bytes.is_empty() {
-                    return;
-                }
-                let mut slot = writer.borrow_mut();
-                if let Some(w) = slot.as_mut() {
-                    if let Err(e) = w.write(bytes) {
-                        fail_stats.fail(format!("{id}: {e}"));
-                        *slot = None;
-                        return;
-                    }
-                    ComponentStats::add(&component.records_out, 1);
-                }
-            },
-            move || {
-                if let Some(w) = on_done_writer.borrow_mut().take() {
-                    if let Err(e) = w.finish() {
-                        done_stats.fail(format!("{done_id}: {e}"));
-                    }
-                }
-            },
+            sink,
         )
     }
+}
+
+/// The file sink on worker 0.
+struct FileSink {
+    id: String,
+    writer: Option<Writer>,
+    stats: Arc<Stats>,
+    component: Arc<ComponentStats>,
+    checkpoints: Option<Arc<Checkpoints>>,
+    resume_before: Time,
+}
+
+impl FileSink {
+    fn failed(&mut self, e: std::io::Error) {
+        self.stats.fail(format!("{}: {e}", self.id));
+        self.writer = None;
+    }
+}
+
+impl GatherSink for FileSink {
+    fn wants(&mut self, time: Time) -> bool {
+        time >= self.resume_before
+            && self
+                .checkpoints
+                .as_ref()
+                .and_then(|c| c.cut())
+                .is_none_or(|cut| time < cut)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        if let Some(w) = self.writer.as_mut() {
+            if let Err(e) = w.write(bytes) {
+                self.failed(e);
+                return;
+            }
+            ComponentStats::add(&self.component.records_out, 1);
+        }
+    }
+
+    fn time_done(&mut self, time: Time) {
+        let (Some(c), Some(w)) = (&self.checkpoints, self.writer.as_mut()) else {
+            return;
+        };
+        // A checkpoint may commit these rows: they must be in the file.
+        match w.flush() {
+            Ok(()) => c.sink_wrote(&self.id, time, w.len),
+            Err(e) => self.failed(e),
+        }
+    }
+
+    fn progress(&mut self, before: Option<Time>) {
+        if let (Some(c), Some(_)) = (&self.checkpoints, &self.writer) {
+            c.sink_progress(&self.id, before.unwrap_or(Time::MAX));
+        }
+    }
+
+    fn done(&mut self) {
+        if let Some(w) = self.writer.take() {
+            if let Err(e) = w.finish() {
+                self.stats.fail(format!("{}: {e}", self.id));
+            }
+        }
+    }
+}
+
+/// `PATH.partial`.
+fn partial_name(path: &Path) -> PathBuf {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".partial");
+    PathBuf::from(tmp)
 }
 
 /// A file being written under its temporary name.
@@ -144,9 +213,65 @@ struct Writer {
     out: std::io::BufWriter<File>,
     tmp: PathBuf,
     path: PathBuf,
+    /// Bytes written so far (the file's length once flushed).
+    len: u64,
 }
 
 impl Writer {
+    /// Creates the file, or with `committed` (a checkpoint's length)
+    /// reopens the earlier run's file (finished or not) cut to that length.
+    fn open(
+        path: &Path,
+        format: Format,
+        fields: &[Field],
+        committed: Option<u64>,
+    ) -> std::io::Result<Writer> {
+        match committed {
+            Some(len) => Writer::resume(path, len),
+            None => Writer::create(path, format, fields),
+        }
+    }
+
+    fn resume(path: &Path, committed: u64) -> std::io::Result<Writer> {
+        let tmp = partial_name(path);
+        let found = if tmp.exists() { &tmp } else { path };
+        let problem = |what: String| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "cannot resume `{}` from the checkpoint: {what}; move state_dir away to start over",
+                    found.display()
+                ),
+            )
+        };
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(found)
+            .map_err(|e| problem(e.to_string()))?;
+        let len = file.metadata().map_err(|e| problem(e.to_string()))?.len();
+        if len < committed {
+            return Err(problem(format!(
+                "it has {len} bytes but the checkpoint committed {committed}: it was changed"
+            )));
+        }
+        // Rows after the committed length were written after the last
+        // checkpoint: the resumed run writes them again.
+        file.set_len(committed).map_err(|e| problem(e.to_string()))?;
+        let mut file = file;
+        std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(committed))
+            .map_err(|e| problem(e.to_string()))?;
+        if found != &tmp {
+            std::fs::rename(found, &tmp).map_err(|e| problem(e.to_string()))?;
+        }
+        Ok(Writer {
+            out: std::io::BufWriter::with_capacity(1 << 20, file),
+            tmp,
+            path: path.to_owned(),
+            len: committed,
+        })
+    }
+
     fn create(path: &Path, format: Format, fields: &[Field]) -> std::io::Result<Writer> {
         let with_path = |e: std::io::Error| {
             std::io::Error::new(e.kind(), format!("cannot write `{}`: {e}", path.display()))
@@ -154,25 +279,30 @@ impl Writer {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(with_path)?;
         }
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".partial");
-        let tmp = PathBuf::from(tmp);
+        let tmp = partial_name(path);
         let file = File::create(&tmp).map_err(with_path)?;
         let mut writer = Writer {
             out: std::io::BufWriter::with_capacity(1 << 20, file),
             tmp,
             path: path.to_owned(),
+            len: 0,
         };
         if format == Format::Csv {
             let mut header = Vec::new();
             csv_header(fields, &mut header);
-            writer.out.write_all(&header).map_err(with_path)?;
+            writer.write(&header).map_err(with_path)?;
         }
         Ok(writer)
     }
 
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.out.write_all(bytes).map_err(|e| self.error(e))
+        self.out.write_all(bytes).map_err(|e| self.error(e))?;
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush().map_err(|e| self.error(e))
     }
 
     fn error(&self, e: std::io::Error) -> std::io::Error {

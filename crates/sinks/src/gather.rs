@@ -92,22 +92,36 @@ impl Chunk {
     }
 }
 
-/// Calls `write(bytes)` on worker 0 with every record's encoding, time by
-/// time and in key order within a time, and `done()` once the input is
-/// complete. The sequence of bytes does not depend on the number of
-/// workers. Other workers call nothing.
-pub(crate) fn gather_encoded<'s, R, E, W, D>(
+/// Where [`gather_encoded`] delivers, on worker 0 only.
+pub(crate) trait GatherSink: 'static {
+    /// Whether rows of `time` are wanted at all (a resumed run drops what
+    /// an earlier run committed; rows past a stop are incomplete).
+    fn wants(&mut self, _time: Time) -> bool {
+        true
+    }
+    /// One record's encoding, time by time and in key order within a time.
+    fn write(&mut self, bytes: &[u8]);
+    /// Every record of `time` was written.
+    fn time_done(&mut self, _time: Time) {}
+    /// Every record of a time before `before` was written (`None`: all).
+    fn progress(&mut self, _before: Option<Time>) {}
+    /// The input is complete.
+    fn done(&mut self);
+}
+
+/// Delivers every record's encoding to `sink` on worker 0, time by time
+/// and in key order within a time. The sequence of bytes does not depend
+/// on the number of workers. Other workers deliver nothing.
+pub(crate) fn gather_encoded<'s, R, E, S>(
     input: Stream<'s, Time, Vec<R>>,
     name: &str,
     encode: E,
-    mut write: W,
-    done: D,
+    mut sink: S,
 ) -> crate::Consumed<'s>
 where
     R: Record + ExchangeData,
     E: Fn(&R, &mut Vec<u8>) + 'static,
-    W: FnMut(&[u8]) + 'static,
-    D: FnOnce() + 'static,
+    S: GatherSink,
 {
     let is_writer = input.scope().index() == 0;
     let chunks = input
@@ -145,7 +159,7 @@ where
             },
         );
     let mut pending: BTreeMap<Time, Vec<Chunk>> = BTreeMap::new();
-    let mut done = Some(done);
+    let mut done = false;
     crate::terminal(
         chunks,
         Exchange::new(|_: &Chunk| 0),
@@ -159,16 +173,19 @@ where
                 if frontier.less_equal(entry.key()) {
                     break;
                 }
-                let chunks = entry.remove();
-                if is_writer {
-                    merge(&chunks, &mut write);
+                let (time, chunks) = entry.remove_entry();
+                if is_writer && sink.wants(time) {
+                    merge(&chunks, &mut |bytes| sink.write(bytes));
+                    sink.time_done(time);
                 }
             }
-            if frontier.is_empty() && pending.is_empty() {
-                if let Some(done) = done.take() {
-                    if is_writer {
-                        done();
-                    }
+            if is_writer && !done {
+                sink.progress(frontier.frontier().first().copied());
+            }
+            if frontier.is_empty() && pending.is_empty() && !done {
+                done = true;
+                if is_writer {
+                    sink.done();
                 }
             }
         },

@@ -34,6 +34,20 @@ impl FileClock {
         }
     }
 
+    /// A clock that has already seen timestamps up to `max_ts` (restored
+    /// from a checkpoint).
+    pub fn resumed(tick: u64, out_of_order: u64, max_ts: Option<i64>) -> FileClock {
+        FileClock {
+            max_ts,
+            ..FileClock::new(tick, out_of_order)
+        }
+    }
+
+    /// The largest timestamp observed so far.
+    pub fn max_ts(&self) -> Option<i64> {
+        self.max_ts
+    }
+
     fn watermark(&self) -> Option<i64> {
         self.max_ts.map(|m| m.saturating_sub(self.out_of_order))
     }

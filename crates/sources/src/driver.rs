@@ -3,6 +3,7 @@
 //! and counts and reports bad input.
 
 use crate::clock::{Assignment, FileClock};
+use crate::flow_control::FlowControl;
 use netanom_records::stats::{BadInput, ComponentStats};
 use netanom_records::{Packet, Time, Ts};
 use std::collections::VecDeque;
@@ -71,18 +72,6 @@ impl Spec {
     }
 }
 
-/// How many ticks of event time a source may run ahead of the sinks'
-/// progress. One tick leaves the pipeline idle between ticks (measured: 1M
-/// packets, 2 workers, 0.87 s); four keep it busy (0.59 s) while records in
-/// flight stay bounded by about five ticks of traffic.
-const AHEAD_TICKS: u64 = 4;
-
-/// Immediate re-checks before a waiting source sleeps.
-const SPIN_WAITS: u32 = 64;
-
-/// How long a source that waits for the sinks sleeps before looking again.
-const WAIT: std::time::Duration = std::time::Duration::from_micros(200);
-
 struct Task {
     file: usize,
     path: PathBuf,
@@ -144,7 +133,7 @@ pub(crate) fn file_source<'s, R: RecordReader>(
             let mut packet = Packet::default();
             let mut buf: Vec<Packet> = Vec::with_capacity(BATCH);
             let mut buf_time: Time = 0;
-            let mut waits = 0u32;
+            let mut flow = FlowControl::new(spec.consumed.clone(), spec.tick);
             activator.activate();
 
             move |output| {
@@ -156,22 +145,9 @@ pub(crate) fn file_source<'s, R: RecordReader>(
                     return;
                 }
                 let Some(held) = cap.as_mut() else { return };
-                // Flow control: no reading while the sinks are more than
-                // AHEAD_TICKS ticks behind. The slowest source is never held (the probe
-                // cannot pass its capability), so this cannot deadlock.
-                let ahead_of = held.time().saturating_sub(spec.tick * AHEAD_TICKS);
-                if *held.time() >= spec.tick * AHEAD_TICKS && spec.consumed.less_than(&ahead_of) {
-                    // Progress usually arrives within a step or two: look
-                    // again at once, and sleep only if it keeps us waiting.
-                    waits += 1;
-                    if waits < SPIN_WAITS {
-                        activator.activate();
-                    } else {
-                        activator.activate_after(WAIT);
-                    }
+                if flow.must_wait(*held.time(), &activator) {
                     return;
                 }
-                waits = 0;
                 let mut flush = |buf: &mut Vec<Packet>, time: Time| {
                     if buf.is_empty() {
                         return;

@@ -6,13 +6,16 @@
 //! file, a variant of [`SourceConfig`], and an arm in each `match` below.
 #![deny(missing_docs)]
 
+pub mod capture_dir;
 pub mod clock;
 pub mod csv;
 mod driver;
+mod flow_control;
 pub mod files;
 pub mod options;
 pub mod pcap;
 
+pub use capture_dir::CaptureDirConfig;
 pub use csv::CsvConfig;
 pub use pcap::PcapConfig;
 
@@ -23,7 +26,7 @@ use std::sync::Arc;
 use timely::dataflow::{Scope, Stream};
 
 /// The `type`s of source, in `netanom plugins` order.
-pub const TYPES: &[&str] = &["csv", "pcap"];
+pub const TYPES: &[&str] = &["csv", "pcap", "capture_dir"];
 
 /// A source's configuration, by `type`.
 #[derive(Clone, Debug)]
@@ -32,6 +35,8 @@ pub enum SourceConfig {
     Csv(CsvConfig),
     /// `type: pcap`.
     Pcap(PcapConfig),
+    /// `type: capture_dir`.
+    CaptureDir(CaptureDirConfig),
 }
 
 /// What a source's build needs from the engine.
@@ -45,6 +50,8 @@ pub struct SourceContext<'a> {
     /// How far the sinks have consumed: a source waits while it is more
     /// than a tick ahead, which bounds the records in flight.
     pub consumed: timely::dataflow::ProbeHandle<Time>,
+    /// Checkpoint bookkeeping, when the pipeline has a `state_dir`.
+    pub checkpoints: Option<Arc<netanom_records::checkpoint::Checkpoints>>,
 }
 
 impl SourceConfig {
@@ -53,6 +60,7 @@ impl SourceConfig {
         match self {
             SourceConfig::Csv(_) => "csv",
             SourceConfig::Pcap(_) => "pcap",
+            SourceConfig::CaptureDir(_) => "capture_dir",
         }
     }
 
@@ -61,6 +69,7 @@ impl SourceConfig {
         match ty {
             "csv" => parse_options(options).map(SourceConfig::Csv),
             "pcap" => parse_options(options).map(SourceConfig::Pcap),
+            "capture_dir" => parse_options(options).map(SourceConfig::CaptureDir),
             other => Err(ConfigProblem::at(
                 "type",
                 format!(
@@ -76,12 +85,39 @@ impl SourceConfig {
         match self {
             SourceConfig::Csv(c) => c.validate(),
             SourceConfig::Pcap(c) => c.validate(),
+            SourceConfig::CaptureDir(c) => c.validate(),
         }
     }
 
     /// The kind of record it produces.
     pub fn output_kind(&self) -> RecordKind {
         RecordKind::Packet
+    }
+
+    /// What decides this source's records, for the pipeline's fingerprint:
+    /// its options except those that only decide when it reads (`follow`,
+    /// `poll`, `idle_close`, `idle_advance`: a checkpoint written by a
+    /// follow run resumes in a batch run, and the other way round).
+    pub fn identity(&self) -> String {
+        match self {
+            SourceConfig::CaptureDir(c) => {
+                let mut c = c.clone();
+                c.follow = true;
+                c.poll = netanom_records::Duration::from_secs(0);
+                c.idle_close = c.poll;
+                c.idle_advance = c.poll;
+                format!("{c:?}")
+            }
+            other => format!("{other:?}"),
+        }
+    }
+
+    /// The checkpoint directory, if the source keeps checkpoints.
+    pub fn state_dir(&self) -> Option<&std::path::Path> {
+        match self {
+            SourceConfig::CaptureDir(c) => c.state_dir.as_deref(),
+            _ => None,
+        }
     }
 
     /// Builds the source operator on this worker.
@@ -93,6 +129,7 @@ impl SourceConfig {
         match self {
             SourceConfig::Csv(c) => c.build(scope, ctx),
             SourceConfig::Pcap(c) => c.build(scope, ctx),
+            SourceConfig::CaptureDir(c) => c.build(scope, ctx),
         }
     }
 }
@@ -113,6 +150,13 @@ pub fn docs() -> Vec<PluginDoc> {
             accepts: &[],
             produces: Some(RecordKind::Packet),
             doc: PcapConfig::describe(),
+        },
+        PluginDoc {
+            category: "source",
+            name: "capture_dir",
+            accepts: &[],
+            produces: Some(RecordKind::Packet),
+            doc: CaptureDirConfig::describe(),
         },
     ]
 }

@@ -68,7 +68,8 @@ pub(crate) struct PcapReader {
     inner: CaptureReader,
 }
 
-fn bad(e: CaptureError) -> BadInput {
+/// A capture error as a bad-input report.
+pub(crate) fn bad_input(e: CaptureError) -> BadInput {
     let kind = match e.kind {
         ErrorKind::Io => "io",
         ErrorKind::NotACapture => "not_a_capture",
@@ -91,7 +92,7 @@ impl RecordReader for PcapReader {
     fn open(_: &(), path: &Path) -> Result<PcapReader, BadInput> {
         CaptureReader::open(path)
             .map(|inner| PcapReader { inner })
-            .map_err(bad)
+            .map_err(bad_input)
     }
 
     fn next(&mut self, decode: bool, packet: &mut Packet) -> Step {
@@ -106,10 +107,10 @@ impl RecordReader for PcapReader {
                 }
                 Step::Record(ts)
             }
-            Next::Skipped(e) => Step::Bad(bad(e)),
+            Next::Skipped(e) => Step::Bad(bad_input(e)),
             Next::End { partial: 0 } => Step::End(None),
-            Next::End { partial } => Step::End(Some(bad(self.inner.truncated_error(partial)))),
-            Next::Fatal(e) => Step::Fatal(bad(e)),
+            Next::End { partial } => Step::End(Some(bad_input(self.inner.truncated_error(partial)))),
+            Next::Fatal(e) => Step::Fatal(bad_input(e)),
         }
     }
 }
