@@ -4,6 +4,7 @@ mod util;
 
 mod anonymize;
 mod bad_input;
+mod capture_dir;
 mod cli;
 mod corpus;
 mod degree;

@@ -486,6 +486,15 @@ fn check_checkpoints(ck: &mut Checker<'_>, pipeline: &Pipeline) {
         }
     }
     for o in &pipeline.operators {
+        if let OperatorConfig::Degree(d) = &o.config {
+            if d.window == netanom_operators::degree::DegreeWindow::All {
+                ck.problem(
+                    &["operators", &o.id, "window"],
+                    &o.id,
+                    "window: `all` keeps the graph since the start, which a restart cannot rebuild from a checkpoint: give a window length, or remove state_dir",
+                );
+            }
+        }
         if let OperatorConfig::Kmeans(_) = o.config {
             ck.problem(
                 &["operators", &o.id],

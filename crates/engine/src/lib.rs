@@ -149,18 +149,23 @@ pub fn run(pipeline: Pipeline, opts: &RunOptions) -> Result<RunSummary, EngineEr
         // Worker 0 holds everything that is checkpointed (see
         // `netanom_records::checkpoint`): it commits between steps.
         let committer = checkpoints.filter(|_| worker.index() == 0);
+        let interval = pipeline
+            .sources
+            .iter()
+            .find_map(|s| s.config.checkpoint_interval())
+            .unwrap_or(Duration::from_secs(1));
         while worker.has_dataflows() {
             worker.step_or_park(None);
             if let Some(c) = &committer {
                 let settled = consumed.with_frontier(|f| f.first().copied());
-                if let Err(e) = c.commit(settled, CHECKPOINT_INTERVAL, false) {
+                if let Err(e) = c.commit(settled, interval, false) {
                     stats.fail(e.to_string());
                     netanom_records::shutdown::request();
                 }
             }
         }
         if let Some(c) = &committer {
-            if let Err(e) = c.commit(None, CHECKPOINT_INTERVAL, true) {
+            if let Err(e) = c.commit(None, interval, true) {
                 stats.fail(e.to_string());
             }
         }
@@ -190,9 +195,6 @@ pub fn run(pipeline: Pipeline, opts: &RunOptions) -> Result<RunSummary, EngineEr
     Ok(RunSummary { stats, elapsed })
 }
 
-/// How often a checkpoint is written at most (wall clock).
-const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
-
 /// The checkpoint bookkeeping, when a source has a `state_dir` (process 0
 /// only: worker 0 reads those sources and writes the file sinks).
 fn checkpoints(
@@ -208,18 +210,22 @@ fn checkpoints(
     let fingerprint = format!("{:016x}", pipeline.fingerprint());
     let saved = checkpoint::load(dir, &fingerprint).map_err(|e| EngineError::Usage(e.0))?;
     let tick = pipeline.tick();
-    let longest = pipeline
+    // How far back a record can still matter to a row not yet committed:
+    // every window on a path (a window of windows spans both) and a tick
+    // per operator for emission delays. Generous on purpose: replaying a
+    // little more costs time, replaying too little loses rows.
+    let windows: u64 = pipeline
         .operators
         .iter()
         .flat_map(|c| c.config.durations())
         .map(|d| d.nanos())
-        .max()
-        .unwrap_or(0);
+        .fold(0, u64::saturating_add);
+    let ticks = tick.saturating_mul(pipeline.operators.len() as u64 + 1);
     Ok(Some(Arc::new(Checkpoints::new(
         dir.to_owned(),
         fingerprint,
         tick,
-        tick.saturating_add(longest),
+        windows.saturating_add(ticks),
         saved,
     ))))
 }

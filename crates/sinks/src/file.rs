@@ -292,6 +292,8 @@ impl Writer {
             csv_header(fields, &mut header);
             writer.write(&header).map_err(with_path)?;
         }
+        // The header is part of every checkpoint's committed length.
+        writer.flush().map_err(with_path)?;
         Ok(writer)
     }
 

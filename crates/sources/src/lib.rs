@@ -106,6 +106,7 @@ impl SourceConfig {
                 c.poll = netanom_records::Duration::from_secs(0);
                 c.idle_close = c.poll;
                 c.idle_advance = c.poll;
+                c.checkpoint_interval = c.poll;
                 format!("{c:?}")
             }
             other => format!("{other:?}"),
@@ -116,6 +117,16 @@ impl SourceConfig {
     pub fn state_dir(&self) -> Option<&std::path::Path> {
         match self {
             SourceConfig::CaptureDir(c) => c.state_dir.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// How often checkpoints are written, if the source keeps them.
+    pub fn checkpoint_interval(&self) -> Option<std::time::Duration> {
+        match self {
+            SourceConfig::CaptureDir(c) if c.state_dir.is_some() => {
+                Some(c.checkpoint_interval.to_std())
+            }
             _ => None,
         }
     }

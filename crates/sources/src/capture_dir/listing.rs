@@ -30,8 +30,8 @@ pub enum Order {
 /// Where a file comes in the sequence.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Key {
-    /// First packet timestamp (`auto`; `i64::MAX` while the file has
-    /// none), modification time (`mtime`), or 0 (`name`), in ns.
+    /// First packet timestamp (`auto`; the modification time while the
+    /// file has none), modification time (`mtime`), or 0 (`name`), in ns.
     pub ts: i64,
     /// The file name.
     pub name: String,
@@ -95,6 +95,8 @@ pub struct Listed {
     pub path: PathBuf,
     /// Its key.
     pub key: Key,
+    /// Whether the key is final (`auto`: the file has a packet).
+    pub settled: bool,
 }
 
 /// First-packet timestamps already read, by (name, inode, modification
@@ -124,13 +126,15 @@ pub fn list(
             continue;
         }
         let path = entry.path();
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        let mut settled = true;
         let ts = match order {
             Order::Name => 0,
-            Order::Mtime => meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)),
+            Order::Mtime => mtime,
             Order::Auto => {
                 let id = (
                     name.clone(),
@@ -145,7 +149,12 @@ pub fn list(
                             cache.insert(id, ts);
                             ts
                         }
-                        None => i64::MAX,
+                        // No packet yet (a capture just started): it
+                        // was created about when its packets will be.
+                        None => {
+                            settled = false;
+                            mtime
+                        }
                     },
                 }
             }
@@ -153,6 +162,7 @@ pub fn list(
         files.push(Listed {
             path,
             key: Key { ts, name },
+            settled,
         });
     }
     cache.retain(|id, _| seen.contains(id));

@@ -67,6 +67,14 @@ pub struct CaptureDirConfig {
     /// restart reads the directory from the beginning.
     #[serde(default)]
     pub state_dir: Option<PathBuf>,
+    /// How often a checkpoint is written at most (wall clock); each one
+    /// syncs the output files.
+    #[serde(default = "default_checkpoint_interval")]
+    pub checkpoint_interval: Duration,
+}
+
+fn default_checkpoint_interval() -> Duration {
+    Duration::from_secs(1)
 }
 
 fn default_pattern() -> String {

@@ -224,7 +224,7 @@ impl Tailer {
                     cur.grew = Instant::now();
                     let ts = frame.ts;
                     if cur.fingerprint.is_none() {
-                        if self.config.order == Order::Auto && cur.key.ts == i64::MAX {
+                        if self.config.order == Order::Auto && cur.key.ts != ts {
                             cur.key.ts = ts;
                             self.last_key = Some(cur.key.clone());
                         }
@@ -414,7 +414,7 @@ impl Tailer {
         let gone: Vec<Listed> = self
             .known
             .iter()
-            .filter(|k| k.key.ts != i64::MAX && !after.iter().any(|l| l.key == k.key))
+            .filter(|k| k.settled && !after.iter().any(|l| l.key == k.key))
             .filter(|k| self.last_key.as_ref().is_none_or(|last| k.key > *last))
             .cloned()
             .collect();

@@ -1,0 +1,400 @@
+//! `capture_dir`: rotating capture files read in order and followed,
+//! checkpoints and exactly-once restart (kill -9 at seeded random points),
+//! lost files, and live tcpdump rotations followed as they are written.
+
+use crate::util::{generated_capture, root, text, TempDir};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Splits a classic pcap file into `parts` files named like tcpdump -C
+/// (`cap.pcap`, `cap.pcap1`, ...), records in order.
+fn split_pcap(src: &Path, parts: usize, dir: &Path) -> Vec<PathBuf> {
+    split_stretched(src, parts, dir, 1)
+}
+
+/// [`split_pcap`], with the time between packets multiplied by `stretch`
+/// (microsecond pcap): more event time from fewer packets.
+fn split_stretched(src: &Path, parts: usize, dir: &Path, stretch: u64) -> Vec<PathBuf> {
+    let data = std::fs::read(src).expect("read capture");
+    let header = &data[..24];
+    let big = matches!(header[..4], [0xa1, 0xb2, 0xc3, 0xd4] | [0xa1, 0xb2, 0x3c, 0x4d]);
+    let mut records = Vec::new();
+    let mut p = 24;
+    while p + 16 <= data.len() {
+        let word: [u8; 4] = data[p + 8..p + 12].try_into().expect("4 bytes");
+        let incl = if big {
+            u32::from_be_bytes(word)
+        } else {
+            u32::from_le_bytes(word)
+        } as usize;
+        records.push(data[p..p + 16 + incl].to_vec());
+        p += 16 + incl;
+    }
+    assert!(!big, "little-endian pcap expected");
+    let micros = |r: &[u8]| {
+        let w = |i: usize| u64::from(u32::from_le_bytes(r[i..i + 4].try_into().expect("4 bytes")));
+        w(0) * 1_000_000 + w(4)
+    };
+    let t0 = records.first().map_or(0, |r| micros(r));
+    for r in &mut records {
+        let t = t0 + (micros(r) - t0) * stretch;
+        r[0..4].copy_from_slice(&((t / 1_000_000) as u32).to_le_bytes());
+        r[4..8].copy_from_slice(&((t % 1_000_000) as u32).to_le_bytes());
+    }
+    let per = records.len().div_ceil(parts);
+    std::fs::create_dir_all(dir).expect("dir");
+    let mut files = Vec::new();
+    for (i, chunk) in records.chunks(per).enumerate() {
+        let name = if i == 0 {
+            "cap.pcap".to_string()
+        } else {
+            format!("cap.pcap{i}")
+        };
+        let mut bytes = header.to_vec();
+        for r in chunk {
+            bytes.extend_from_slice(r);
+        }
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).expect("write part");
+        files.push(path);
+    }
+    files
+}
+
+/// A pipeline over `dir` with windows of three sizes and a degree
+/// operator (differential state), writing into `out`.
+fn pipeline(t: &TempDir, name: &str, dir: &Path, out: &Path, extra: &str) -> PathBuf {
+    t.write(
+        name,
+        &format!(
+            "sources:
+  capture:
+    type: capture_dir
+    path: {dir}
+    poll: 20ms
+{extra}
+operators:
+  flows: {{type: window, inputs: [capture], size: 10ms, group_by: [src, dst, protocol]}}
+  hosts: {{type: window, inputs: [capture], size: 1s, group_by: [src]}}
+  degrees: {{type: degree, inputs: [flows], window: 5s}}
+sinks:
+  flows_out: {{type: file, inputs: [flows], path: {out}/flows.csv}}
+  hosts_out: {{type: file, inputs: [hosts], path: {out}/hosts.jsonl}}
+  degrees_out: {{type: file, inputs: [degrees], path: {out}/degrees.csv}}
+",
+            dir = dir.display(),
+            out = out.display(),
+        ),
+    )
+}
+
+const OUTPUTS: &[&str] = &["flows.csv", "hosts.jsonl", "degrees.csv"];
+
+fn spawn(pipeline: &Path, extra: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_netanom"))
+        .arg("run")
+        .arg(pipeline)
+        .arg("-q")
+        .args(extra)
+        .current_dir(root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("netanom runs")
+}
+
+fn finish(mut child: Child, limit: Duration) -> (Option<i32>, String) {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().expect("wait");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn run_to_end(pipeline: &Path, extra: &[&str]) -> String {
+    let (code, stderr) = finish(spawn(pipeline, extra), Duration::from_secs(120));
+    assert_eq!(code, Some(0), "{stderr}");
+    stderr
+}
+
+fn same_outputs(a: &Path, b: &Path) {
+    for name in OUTPUTS {
+        let (x, y) = (a.join(name), b.join(name));
+        let (x, y) = (
+            std::fs::read(&x).unwrap_or_else(|e| panic!("{}: {e}", x.display())),
+            std::fs::read(&y).unwrap_or_else(|e| panic!("{}: {e}", y.display())),
+        );
+        assert!(x.iter().filter(|&&b| b == b'\n').count() >= 2, "{name} has rows");
+        if x != y {
+            let first = x.iter().zip(&y).position(|(p, q)| p != q).unwrap_or(x.len().min(y.len()));
+            panic!(
+                "{name} differs from byte {first} ({} vs {} bytes): {:?} vs {:?}",
+                x.len(),
+                y.len(),
+                String::from_utf8_lossy(&x[first.saturating_sub(80)..(first + 80).min(x.len())]),
+                String::from_utf8_lossy(&y[first.saturating_sub(80)..(first + 80).min(y.len())]),
+            );
+        }
+    }
+}
+
+#[test]
+fn a_directory_of_rotated_files_gives_the_windows_of_the_whole_capture() {
+    let t = TempDir::new("cdir-batch");
+    let whole = root().join("samples/quickstart.pcap");
+    split_pcap(&whole, 5, &t.join("caps"));
+    let dir_out = t.join("dir-out");
+    let p = pipeline(&t, "dir.yaml", &t.join("caps"), &dir_out, "    follow: false");
+    run_to_end(&p, &[]);
+    // The same capture as one file through the pcap source.
+    let one_out = t.join("one-out");
+    let one = t.write(
+        "one.yaml",
+        &std::fs::read_to_string(&p)
+            .expect("pipeline")
+            .replace("type: capture_dir", "type: pcap")
+            .replace(&t.join("caps").display().to_string(), &whole.display().to_string())
+            .replace("    poll: 20ms\n", "")
+            .replace("    follow: false\n", "")
+            .replace(&dir_out.display().to_string(), &one_out.display().to_string()),
+    );
+    run_to_end(&one, &[]);
+    same_outputs(&dir_out, &one_out);
+    // 1, 2 and 4 workers agree.
+    for w in ["2", "4"] {
+        let out = t.join(&format!("dir-out-{w}"));
+        let pw = pipeline(&t, &format!("dir{w}.yaml"), &t.join("caps"), &out, "    follow: false");
+        run_to_end(&pw, &["-w", w]);
+        same_outputs(&dir_out, &out);
+    }
+}
+
+/// A tiny deterministic generator for kill points.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % below.max(1)
+    }
+}
+
+#[test]
+fn killed_at_ten_random_points_the_restarted_runs_equal_one_uninterrupted_run() {
+    let t = TempDir::new("cdir-crash");
+    let Some(capture) = generated_capture(&t, 100_000, 21) else {
+        eprintln!("skipped: gen_pcap.py not available");
+        return;
+    };
+    // 5 s of traffic stretched to 30 s: many windows and checkpoints.
+    split_stretched(&capture, 6, &t.join("caps"), 6);
+    let state = |name: &str| {
+        format!(
+            "    state_dir: {}\n    checkpoint_interval: 30ms\n    idle_advance: 0s",
+            t.join(name).display()
+        )
+    };
+    // One uninterrupted batch run.
+    let clean_out = t.join("clean");
+    let clean = pipeline(&t, "clean.yaml", &t.join("caps"), &clean_out, &state("state-clean"));
+    let started = Instant::now();
+    run_to_end(&clean, &["--set", "capture.follow=false"]);
+    let duration = started.elapsed().as_millis() as u64;
+    // Follow runs killed with SIGKILL, each resuming from the checkpoint.
+    let out = t.join("crashed");
+    let crashed = pipeline(&t, "crashed.yaml", &t.join("caps"), &out, &state("state-crashed"));
+    let mut rng = Lcg(2026);
+    let mut points = Vec::new();
+    for i in 0..10 {
+        let delay = 30 + rng.next(duration.max(100));
+        let mut child = spawn(&crashed, &["-w", if i % 2 == 0 { "1" } else { "2" }]);
+        std::thread::sleep(Duration::from_millis(delay));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        let committed = std::fs::read_to_string(t.join("state-crashed/checkpoint.json"))
+            .ok()
+            .and_then(|c| {
+                c.lines()
+                    .find(|l| l.contains("\"before\""))
+                    .map(|l| l.trim().to_string())
+            })
+            .unwrap_or_else(|| "no checkpoint yet".into());
+        points.push(format!("kill {i}: after {delay} ms ({committed})"));
+    }
+    eprintln!("uninterrupted run: {duration} ms; kill points:\n{}", points.join("\n"));
+    // The last restart runs to the end of the files.
+    run_to_end(&crashed, &["--set", "capture.follow=false"]);
+    same_outputs(&clean_out, &out);
+}
+
+#[test]
+fn a_resumed_batch_run_continues_where_the_last_one_stopped() {
+    let t = TempDir::new("cdir-resume");
+    let parts = split_pcap(&root().join("samples/quickstart.pcap"), 4, &t.join("all"));
+    std::fs::create_dir_all(t.join("growing")).expect("dir");
+    let state = |name: &str| format!("    follow: false\n    state_dir: {}", t.join(name).display());
+    let inc_out = t.join("inc");
+    let inc = pipeline(&t, "inc.yaml", &t.join("growing"), &inc_out, &state("s1"));
+    for part in &parts {
+        std::fs::copy(part, t.join("growing").join(part.file_name().expect("name"))).expect("copy");
+        run_to_end(&inc, &[]);
+    }
+    let all_out = t.join("all-out");
+    let all = pipeline(&t, "all.yaml", &t.join("all"), &all_out, &state("s2"));
+    run_to_end(&all, &[]);
+    same_outputs(&inc_out, &all_out);
+}
+
+#[test]
+fn a_damaged_or_foreign_checkpoint_is_a_clear_error() {
+    let t = TempDir::new("cdir-damaged");
+    split_pcap(&root().join("samples/quickstart.pcap"), 2, &t.join("caps"));
+    let out = t.join("out");
+    let state = format!("    follow: false\n    state_dir: {}", t.join("st").display());
+    let p = pipeline(&t, "p.yaml", &t.join("caps"), &out, &state);
+    run_to_end(&p, &[]);
+    let ckpt = t.join("st/checkpoint.json");
+    let good = std::fs::read_to_string(&ckpt).expect("checkpoint written");
+    std::fs::write(&ckpt, &good[..good.len() / 2]).expect("damage");
+    let (code, stderr) = finish(spawn(&p, &[]), Duration::from_secs(60));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("checkpoint.json") && stderr.contains("damaged"), "{stderr}");
+    // A checkpoint of another pipeline is not applied.
+    std::fs::write(&ckpt, &good).expect("restore");
+    let (code, stderr) = finish(
+        spawn(&p, &["--set", "flows.size=20ms"]),
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("different pipeline"), "{stderr}");
+    // An output changed behind netanom's back is not silently extended.
+    std::fs::write(out.join("flows.csv"), "x\n").expect("clobber");
+    let (code, stderr) = finish(spawn(&p, &[]), Duration::from_secs(60));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("flows.csv") && stderr.contains("was changed"), "{stderr}");
+}
+
+#[test]
+fn files_deleted_before_they_were_read_are_reported_lost_by_name() {
+    let t = TempDir::new("cdir-lost");
+    let Some(big) = generated_capture(&t, 120_000, 5) else {
+        eprintln!("skipped: gen_pcap.py not available");
+        return;
+    };
+    let caps = t.join("caps");
+    std::fs::create_dir_all(&caps).expect("dir");
+    // A long first file keeps the reader busy while the ring deletes the
+    // next two (a reader slower than the ring).
+    std::fs::copy(&big, caps.join("ring_00001_20261126120000.pcap")).expect("copy");
+    let small = split_pcap(&root().join("samples/quickstart.pcap"), 3, &t.join("small"));
+    for (i, s) in small.iter().enumerate() {
+        std::fs::copy(s, caps.join(format!("ring_0000{}_2026112612000{}.pcap", i + 2, i + 1)))
+            .expect("copy");
+    }
+    // Their packets are older than the first file's: order by name.
+    let p = pipeline(&t, "p.yaml", &caps, &t.join("out"), "    order: name\n    follow: false");
+    let child = spawn(&p, &[]);
+    std::thread::sleep(Duration::from_millis(150));
+    for name in ["ring_00002_20261126120001.pcap", "ring_00003_20261126120002.pcap"] {
+        std::fs::remove_file(caps.join(name)).expect("delete");
+    }
+    let (code, stderr) = finish(child, Duration::from_secs(120));
+    assert_eq!(code, Some(0), "{stderr}");
+    for name in ["ring_00002_20261126120001.pcap", "ring_00003_20261126120002.pcap"] {
+        assert!(stderr.contains(&format!("lost file `{}`", caps.join(name).display())), "{stderr}");
+    }
+    assert!(stderr.contains("lost_file 2"), "{stderr}");
+}
+
+fn tcpdump_available() -> bool {
+    Command::new("tcpdump").arg("--version").output().is_ok_and(|o| o.status.success())
+}
+
+/// Sends `n` UDP datagrams to 127.0.0.1:`port` at about `rate` per second.
+fn send_udp(port: u16, n: usize, rate: usize) {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let started = Instant::now();
+    for i in 0..n {
+        let payload = format!("netanom-follow-test {i:08}");
+        let _ = socket.send_to(payload.as_bytes(), ("127.0.0.1", port));
+        let due = Duration::from_secs_f64(i as f64 / rate as f64);
+        if let Some(wait) = due.checked_sub(started.elapsed()) {
+            std::thread::sleep(wait);
+        }
+    }
+}
+
+/// Follows a live tcpdump rotation, then compares with a batch run over
+/// the same files.
+fn follow_live(name: &str, tcpdump_args: &[&str], port: u16) {
+    if !tcpdump_available() {
+        eprintln!("skipped: tcpdump not installed (.ci/run installs it)");
+        return;
+    }
+    let t = TempDir::new(name);
+    let caps = t.join("caps");
+    std::fs::create_dir_all(&caps).expect("dir");
+    let mut tcpdump = Command::new("tcpdump")
+        .args(["-i", "lo", "-n", "-U", "-s", "256", "-Z", "root"])
+        .args(tcpdump_args)
+        .arg(format!("udp port {port}"))
+        .current_dir(&caps)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tcpdump runs");
+    std::thread::sleep(Duration::from_millis(700));
+    let follow_out = t.join("follow");
+    let p = pipeline(&t, "follow.yaml", &caps, &follow_out, "    idle_advance: 500ms");
+    let follower = spawn(&p, &["-w", "2"]);
+    send_udp(port, 12_000, 4_000);
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = Command::new("kill").args(["-INT", &tcpdump.id().to_string()]).status();
+    let _ = tcpdump.wait();
+    // Idle: event time advances and the last windows close; then stop.
+    std::thread::sleep(Duration::from_millis(2500));
+    let _ = Command::new("kill").args(["-INT", &follower.id().to_string()]).status();
+    let (code, stderr) = finish(follower, Duration::from_secs(60));
+    assert_eq!(code, Some(0), "{stderr}");
+    let files: Vec<_> = std::fs::read_dir(&caps).expect("caps").flatten().collect();
+    assert!(files.len() >= 2, "tcpdump rotated: {} files", files.len());
+    let batch_out = t.join("batch");
+    let batch = pipeline(&t, "batch.yaml", &caps, &batch_out, "    follow: false");
+    let stderr = run_to_end(&batch, &[]);
+    same_outputs(&follow_out, &batch_out);
+    let (header, rows) = crate::util::read_csv(&batch_out.join("flows.csv"));
+    let count = header.iter().position(|h| h == "count").expect("count column");
+    let packets: u64 = rows.iter().filter_map(|r| r.get(count)?.parse::<u64>().ok()).sum();
+    assert!(packets >= 12_000, "{packets} packets in flows: {stderr}");
+}
+
+#[test]
+fn following_tcpdump_rotating_every_second_equals_a_batch_run() {
+    follow_live("cdir-tcpdump-g", &["-G", "1", "-w", "cap-%Y%m%d-%H%M%S.pcap"], 47_611);
+}
+
+#[test]
+fn following_a_tcpdump_size_ring_equals_a_batch_run() {
+    follow_live("cdir-tcpdump-c", &["-C", "1", "-W", "8", "-w", "ring.pcap"], 47_612);
+}
+
+#[test]
+fn plugins_lists_capture_dir() {
+    let out = crate::util::netanom(&["plugins", "capture_dir"]);
+    let (stdout, _) = text(&out);
+    for key in ["state_dir", "idle_advance", "idle_close", "order", "follow", "pattern"] {
+        assert!(stdout.contains(key), "{stdout}");
+    }
+}
