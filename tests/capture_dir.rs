@@ -18,7 +18,10 @@ fn split_pcap(src: &Path, parts: usize, dir: &Path) -> Vec<PathBuf> {
 fn split_stretched(src: &Path, parts: usize, dir: &Path, stretch: u64) -> Vec<PathBuf> {
     let data = std::fs::read(src).expect("read capture");
     let header = &data[..24];
-    let big = matches!(header[..4], [0xa1, 0xb2, 0xc3, 0xd4] | [0xa1, 0xb2, 0x3c, 0x4d]);
+    let big = matches!(
+        header[..4],
+        [0xa1, 0xb2, 0xc3, 0xd4] | [0xa1, 0xb2, 0x3c, 0x4d]
+    );
     let mut records = Vec::new();
     let mut p = 24;
     while p + 16 <= data.len() {
@@ -117,7 +120,10 @@ fn finish(mut child: Child, limit: Duration) -> (Option<i32>, String) {
         std::thread::sleep(Duration::from_millis(10));
     }
     let out = child.wait_with_output().expect("wait");
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn run_to_end(pipeline: &Path, extra: &[&str]) -> String {
@@ -133,9 +139,16 @@ fn same_outputs(a: &Path, b: &Path) {
             std::fs::read(&x).unwrap_or_else(|e| panic!("{}: {e}", x.display())),
             std::fs::read(&y).unwrap_or_else(|e| panic!("{}: {e}", y.display())),
         );
-        assert!(x.iter().filter(|&&b| b == b'\n').count() >= 2, "{name} has rows");
+        assert!(
+            x.iter().filter(|&&b| b == b'\n').count() >= 2,
+            "{name} has rows"
+        );
         if x != y {
-            let first = x.iter().zip(&y).position(|(p, q)| p != q).unwrap_or(x.len().min(y.len()));
+            let first = x
+                .iter()
+                .zip(&y)
+                .position(|(p, q)| p != q)
+                .unwrap_or(x.len().min(y.len()));
             panic!(
                 "{name} differs from byte {first} ({} vs {} bytes): {:?} vs {:?}",
                 x.len(),
@@ -153,7 +166,13 @@ fn a_directory_of_rotated_files_gives_the_windows_of_the_whole_capture() {
     let whole = root().join("samples/quickstart.pcap");
     split_pcap(&whole, 5, &t.join("caps"));
     let dir_out = t.join("dir-out");
-    let p = pipeline(&t, "dir.yaml", &t.join("caps"), &dir_out, "    follow: false");
+    let p = pipeline(
+        &t,
+        "dir.yaml",
+        &t.join("caps"),
+        &dir_out,
+        "    follow: false",
+    );
     run_to_end(&p, &[]);
     // The same capture as one file through the pcap source.
     let one_out = t.join("one-out");
@@ -162,17 +181,29 @@ fn a_directory_of_rotated_files_gives_the_windows_of_the_whole_capture() {
         &std::fs::read_to_string(&p)
             .expect("pipeline")
             .replace("type: capture_dir", "type: pcap")
-            .replace(&t.join("caps").display().to_string(), &whole.display().to_string())
+            .replace(
+                &t.join("caps").display().to_string(),
+                &whole.display().to_string(),
+            )
             .replace("    poll: 20ms\n", "")
             .replace("    follow: false\n", "")
-            .replace(&dir_out.display().to_string(), &one_out.display().to_string()),
+            .replace(
+                &dir_out.display().to_string(),
+                &one_out.display().to_string(),
+            ),
     );
     run_to_end(&one, &[]);
     same_outputs(&dir_out, &one_out);
     // 1, 2 and 4 workers agree.
     for w in ["2", "4"] {
         let out = t.join(&format!("dir-out-{w}"));
-        let pw = pipeline(&t, &format!("dir{w}.yaml"), &t.join("caps"), &out, "    follow: false");
+        let pw = pipeline(
+            &t,
+            &format!("dir{w}.yaml"),
+            &t.join("caps"),
+            &out,
+            "    follow: false",
+        );
         run_to_end(&pw, &["-w", w]);
         same_outputs(&dir_out, &out);
     }
@@ -208,13 +239,25 @@ fn killed_at_ten_random_points_the_restarted_runs_equal_one_uninterrupted_run() 
     };
     // One uninterrupted batch run.
     let clean_out = t.join("clean");
-    let clean = pipeline(&t, "clean.yaml", &t.join("caps"), &clean_out, &state("state-clean"));
+    let clean = pipeline(
+        &t,
+        "clean.yaml",
+        &t.join("caps"),
+        &clean_out,
+        &state("state-clean"),
+    );
     let started = Instant::now();
     run_to_end(&clean, &["--set", "capture.follow=false"]);
     let duration = started.elapsed().as_millis() as u64;
     // Follow runs killed with SIGKILL, each resuming from the checkpoint.
     let out = t.join("crashed");
-    let crashed = pipeline(&t, "crashed.yaml", &t.join("caps"), &out, &state("state-crashed"));
+    let crashed = pipeline(
+        &t,
+        "crashed.yaml",
+        &t.join("caps"),
+        &out,
+        &state("state-crashed"),
+    );
     let mut rng = Lcg(2026);
     let mut points = Vec::new();
     for i in 0..10 {
@@ -233,9 +276,50 @@ fn killed_at_ten_random_points_the_restarted_runs_equal_one_uninterrupted_run() 
             .unwrap_or_else(|| "no checkpoint yet".into());
         points.push(format!("kill {i}: after {delay} ms ({committed})"));
     }
-    eprintln!("uninterrupted run: {duration} ms; kill points:\n{}", points.join("\n"));
+    eprintln!(
+        "uninterrupted run: {duration} ms; kill points:\n{}",
+        points.join("\n")
+    );
     // The last restart runs to the end of the files.
     run_to_end(&crashed, &["--set", "capture.follow=false"]);
+    same_outputs(&clean_out, &out);
+}
+
+#[test]
+fn sigint_checkpoints_and_the_next_run_resumes_exactly() {
+    let t = TempDir::new("cdir-sigint");
+    let Some(capture) = generated_capture(&t, 60_000, 22) else {
+        eprintln!("skipped: gen_pcap.py not available");
+        return;
+    };
+    split_stretched(&capture, 4, &t.join("caps"), 6);
+    let state = |name: &str| {
+        format!(
+            "    state_dir: {}\n    idle_advance: 0s",
+            t.join(name).display()
+        )
+    };
+    let clean_out = t.join("clean");
+    let clean = pipeline(&t, "clean.yaml", &t.join("caps"), &clean_out, &state("s1"));
+    let started = Instant::now();
+    run_to_end(&clean, &["--set", "capture.follow=false"]);
+    let half = started.elapsed() / 2;
+    let out = t.join("stopped");
+    let p = pipeline(&t, "p.yaml", &t.join("caps"), &out, &state("s2"));
+    let child = spawn(&p, &["-w", "2"]);
+    std::thread::sleep(half);
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let (code, stderr) = finish(child, Duration::from_secs(60));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        t.join("s2/checkpoint.json").exists(),
+        "checkpoint written at the stop"
+    );
+    // The outputs were renamed, as at the end of any run.
+    assert!(out.join("flows.csv").exists());
+    run_to_end(&p, &["--set", "capture.follow=false"]);
     same_outputs(&clean_out, &out);
 }
 
@@ -244,11 +328,20 @@ fn a_resumed_batch_run_continues_where_the_last_one_stopped() {
     let t = TempDir::new("cdir-resume");
     let parts = split_pcap(&root().join("samples/quickstart.pcap"), 4, &t.join("all"));
     std::fs::create_dir_all(t.join("growing")).expect("dir");
-    let state = |name: &str| format!("    follow: false\n    state_dir: {}", t.join(name).display());
+    let state = |name: &str| {
+        format!(
+            "    follow: false\n    state_dir: {}",
+            t.join(name).display()
+        )
+    };
     let inc_out = t.join("inc");
     let inc = pipeline(&t, "inc.yaml", &t.join("growing"), &inc_out, &state("s1"));
     for part in &parts {
-        std::fs::copy(part, t.join("growing").join(part.file_name().expect("name"))).expect("copy");
+        std::fs::copy(
+            part,
+            t.join("growing").join(part.file_name().expect("name")),
+        )
+        .expect("copy");
         run_to_end(&inc, &[]);
     }
     let all_out = t.join("all-out");
@@ -262,7 +355,10 @@ fn a_damaged_or_foreign_checkpoint_is_a_clear_error() {
     let t = TempDir::new("cdir-damaged");
     split_pcap(&root().join("samples/quickstart.pcap"), 2, &t.join("caps"));
     let out = t.join("out");
-    let state = format!("    follow: false\n    state_dir: {}", t.join("st").display());
+    let state = format!(
+        "    follow: false\n    state_dir: {}",
+        t.join("st").display()
+    );
     let p = pipeline(&t, "p.yaml", &t.join("caps"), &out, &state);
     run_to_end(&p, &[]);
     let ckpt = t.join("st/checkpoint.json");
@@ -270,7 +366,10 @@ fn a_damaged_or_foreign_checkpoint_is_a_clear_error() {
     std::fs::write(&ckpt, &good[..good.len() / 2]).expect("damage");
     let (code, stderr) = finish(spawn(&p, &[]), Duration::from_secs(60));
     assert_eq!(code, Some(2), "{stderr}");
-    assert!(stderr.contains("checkpoint.json") && stderr.contains("damaged"), "{stderr}");
+    assert!(
+        stderr.contains("checkpoint.json") && stderr.contains("damaged"),
+        "{stderr}"
+    );
     // A checkpoint of another pipeline is not applied.
     std::fs::write(&ckpt, &good).expect("restore");
     let (code, stderr) = finish(
@@ -283,7 +382,10 @@ fn a_damaged_or_foreign_checkpoint_is_a_clear_error() {
     std::fs::write(out.join("flows.csv"), "x\n").expect("clobber");
     let (code, stderr) = finish(spawn(&p, &[]), Duration::from_secs(60));
     assert_eq!(code, Some(1), "{stderr}");
-    assert!(stderr.contains("flows.csv") && stderr.contains("was changed"), "{stderr}");
+    assert!(
+        stderr.contains("flows.csv") && stderr.contains("was changed"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -300,26 +402,47 @@ fn files_deleted_before_they_were_read_are_reported_lost_by_name() {
     std::fs::copy(&big, caps.join("ring_00001_20261126120000.pcap")).expect("copy");
     let small = split_pcap(&root().join("samples/quickstart.pcap"), 3, &t.join("small"));
     for (i, s) in small.iter().enumerate() {
-        std::fs::copy(s, caps.join(format!("ring_0000{}_2026112612000{}.pcap", i + 2, i + 1)))
-            .expect("copy");
+        std::fs::copy(
+            s,
+            caps.join(format!("ring_0000{}_2026112612000{}.pcap", i + 2, i + 1)),
+        )
+        .expect("copy");
     }
     // Their packets are older than the first file's: order by name.
-    let p = pipeline(&t, "p.yaml", &caps, &t.join("out"), "    order: name\n    follow: false");
+    let p = pipeline(
+        &t,
+        "p.yaml",
+        &caps,
+        &t.join("out"),
+        "    order: name\n    follow: false",
+    );
     let child = spawn(&p, &[]);
     std::thread::sleep(Duration::from_millis(150));
-    for name in ["ring_00002_20261126120001.pcap", "ring_00003_20261126120002.pcap"] {
+    for name in [
+        "ring_00002_20261126120001.pcap",
+        "ring_00003_20261126120002.pcap",
+    ] {
         std::fs::remove_file(caps.join(name)).expect("delete");
     }
     let (code, stderr) = finish(child, Duration::from_secs(120));
     assert_eq!(code, Some(0), "{stderr}");
-    for name in ["ring_00002_20261126120001.pcap", "ring_00003_20261126120002.pcap"] {
-        assert!(stderr.contains(&format!("lost file `{}`", caps.join(name).display())), "{stderr}");
+    for name in [
+        "ring_00002_20261126120001.pcap",
+        "ring_00003_20261126120002.pcap",
+    ] {
+        assert!(
+            stderr.contains(&format!("lost file `{}`", caps.join(name).display())),
+            "{stderr}"
+        );
     }
     assert!(stderr.contains("lost_file 2"), "{stderr}");
 }
 
-fn tcpdump_available() -> bool {
-    Command::new("tcpdump").arg("--version").output().is_ok_and(|o| o.status.success())
+fn available(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// Sends `n` UDP datagrams to 127.0.0.1:`port` at about `rate` per second.
@@ -336,20 +459,29 @@ fn send_udp(port: u16, n: usize, rate: usize) {
     }
 }
 
-/// Follows a live tcpdump rotation, then compares with a batch run over
-/// the same files.
-fn follow_live(name: &str, tcpdump_args: &[&str], port: u16) {
-    if !tcpdump_available() {
-        eprintln!("skipped: tcpdump not installed (.ci/run installs it)");
+/// Follows a live rotation written by `tool` (tcpdump or dumpcap) on
+/// loopback, then compares with a batch run over the same files.
+fn follow_live(name: &str, tool: &str, args: &[&str], port: u16) {
+    if !available(tool) {
+        eprintln!("skipped: {tool} not installed (.ci/run installs it)");
         return;
     }
     let t = TempDir::new(name);
     let caps = t.join("caps");
     std::fs::create_dir_all(&caps).expect("dir");
-    let mut tcpdump = Command::new("tcpdump")
-        .args(["-i", "lo", "-n", "-U", "-s", "256", "-Z", "root"])
-        .args(tcpdump_args)
-        .arg(format!("udp port {port}"))
+    let filter = format!("udp port {port}");
+    let mut cmd = Command::new(tool);
+    if tool == "tcpdump" {
+        // -U: write each packet at once; -Z root: keep the right to create
+        // the next file in a directory owned by root.
+        cmd.args(["-i", "lo", "-n", "-U", "-s", "256", "-Z", "root"])
+            .args(args)
+            .arg(&filter);
+    } else {
+        cmd.args(["-i", "lo", "-q", "-s", "256", "-f", &filter])
+            .args(args);
+    }
+    let mut tcpdump = cmd
         .current_dir(&caps)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -357,15 +489,25 @@ fn follow_live(name: &str, tcpdump_args: &[&str], port: u16) {
         .expect("tcpdump runs");
     std::thread::sleep(Duration::from_millis(700));
     let follow_out = t.join("follow");
-    let p = pipeline(&t, "follow.yaml", &caps, &follow_out, "    idle_advance: 500ms");
+    let p = pipeline(
+        &t,
+        "follow.yaml",
+        &caps,
+        &follow_out,
+        "    idle_advance: 500ms",
+    );
     let follower = spawn(&p, &["-w", "2"]);
     send_udp(port, 12_000, 4_000);
     std::thread::sleep(Duration::from_millis(500));
-    let _ = Command::new("kill").args(["-INT", &tcpdump.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-INT", &tcpdump.id().to_string()])
+        .status();
     let _ = tcpdump.wait();
     // Idle: event time advances and the last windows close; then stop.
     std::thread::sleep(Duration::from_millis(2500));
-    let _ = Command::new("kill").args(["-INT", &follower.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-INT", &follower.id().to_string()])
+        .status();
     let (code, stderr) = finish(follower, Duration::from_secs(60));
     assert_eq!(code, Some(0), "{stderr}");
     let files: Vec<_> = std::fs::read_dir(&caps).expect("caps").flatten().collect();
@@ -375,26 +517,59 @@ fn follow_live(name: &str, tcpdump_args: &[&str], port: u16) {
     let stderr = run_to_end(&batch, &[]);
     same_outputs(&follow_out, &batch_out);
     let (header, rows) = crate::util::read_csv(&batch_out.join("flows.csv"));
-    let count = header.iter().position(|h| h == "count").expect("count column");
-    let packets: u64 = rows.iter().filter_map(|r| r.get(count)?.parse::<u64>().ok()).sum();
+    let count = header
+        .iter()
+        .position(|h| h == "count")
+        .expect("count column");
+    let packets: u64 = rows
+        .iter()
+        .filter_map(|r| r.get(count)?.parse::<u64>().ok())
+        .sum();
     assert!(packets >= 12_000, "{packets} packets in flows: {stderr}");
 }
 
 #[test]
 fn following_tcpdump_rotating_every_second_equals_a_batch_run() {
-    follow_live("cdir-tcpdump-g", &["-G", "1", "-w", "cap-%Y%m%d-%H%M%S.pcap"], 47_611);
+    follow_live(
+        "cdir-tcpdump-g",
+        "tcpdump",
+        &["-G", "1", "-w", "cap-%Y%m%d-%H%M%S.pcap"],
+        47_611,
+    );
+}
+
+#[test]
+fn following_a_dumpcap_ring_buffer_equals_a_batch_run() {
+    follow_live(
+        "cdir-dumpcap",
+        "dumpcap",
+        &["-b", "duration:1", "-b", "files:50", "-w", "ring.pcapng"],
+        47_613,
+    );
 }
 
 #[test]
 fn following_a_tcpdump_size_ring_equals_a_batch_run() {
-    follow_live("cdir-tcpdump-c", &["-C", "1", "-W", "8", "-w", "ring.pcap"], 47_612);
+    follow_live(
+        "cdir-tcpdump-c",
+        "tcpdump",
+        &["-C", "1", "-W", "8", "-w", "ring.pcap"],
+        47_612,
+    );
 }
 
 #[test]
 fn plugins_lists_capture_dir() {
     let out = crate::util::netanom(&["plugins", "capture_dir"]);
     let (stdout, _) = text(&out);
-    for key in ["state_dir", "idle_advance", "idle_close", "order", "follow", "pattern"] {
+    for key in [
+        "state_dir",
+        "idle_advance",
+        "idle_close",
+        "order",
+        "follow",
+        "pattern",
+    ] {
         assert!(stdout.contains(key), "{stdout}");
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod graph;
 pub mod plugins;
+pub mod progress;
 pub mod run;
 pub mod validate;
 

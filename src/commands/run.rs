@@ -11,7 +11,11 @@ use std::path::Path;
 pub fn run(path: &Path, sets: &[String], options: RunOptions, quiet: bool) -> Result<(), Failure> {
     let pipeline = load(path, sets)?;
     let sources: Vec<String> = pipeline.sources.iter().map(|s| s.id.clone()).collect();
-    let summary = netanom_engine::run(pipeline, &options).map_err(|e| match e {
+    let stats = Stats::new();
+    let progress = super::progress::Progress::start(stats.clone(), sources.clone(), quiet);
+    let result = netanom_engine::run_with_stats(pipeline, &options, stats);
+    drop(progress);
+    let summary = result.map_err(|e| match e {
         EngineError::Usage(m) => Failure::BadInput(format!("netanom: {m}")),
         EngineError::Runtime(m) => Failure::Runtime(m),
     })?;

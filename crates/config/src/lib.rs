@@ -154,7 +154,10 @@ impl Pipeline {
             text.push_str(&format!("source {} {}\n", s.id, s.config.identity()));
         }
         for o in &self.operators {
-            text.push_str(&format!("operator {} {:?} {:?}\n", o.id, o.inputs, o.config));
+            text.push_str(&format!(
+                "operator {} {:?} {:?}\n",
+                o.id, o.inputs, o.config
+            ));
         }
         for s in &self.sinks {
             text.push_str(&format!("sink {} {:?} {:?}\n", s.id, s.inputs, s.config));

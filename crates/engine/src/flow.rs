@@ -2,10 +2,10 @@
 //! plugin gets a concrete `Stream` and the engine checks kinds once.
 
 use netanom_operators::OperatorConfig;
+use netanom_records::checkpoint::Checkpoints;
 use netanom_records::stats::Stats;
 use netanom_records::{DegreeRecord, Field, MotifRecord, Packet, Scored, Time, WindowRecord};
 use netanom_sinks::SinkConfig;
-use netanom_records::checkpoint::Checkpoints;
 use std::sync::Arc;
 use timely::dataflow::operators::Concatenate;
 use timely::dataflow::Stream;
@@ -127,7 +127,9 @@ impl<'s> Flow<'s> {
             (SinkConfig::Console(c), Flow::Degrees(s)) => c.build(id, s),
             (SinkConfig::File(f), Flow::Motifs(s)) => f.build(id, s, fields, stats.clone(), ck()),
             (SinkConfig::Console(c), Flow::Motifs(s)) => c.build(id, s),
-            (SinkConfig::File(f), Flow::ScoredWindows(s)) => f.build(id, s, fields, stats.clone(), ck()),
+            (SinkConfig::File(f), Flow::ScoredWindows(s)) => {
+                f.build(id, s, fields, stats.clone(), ck())
+            }
             (SinkConfig::Console(c), Flow::ScoredWindows(s)) => c.build(id, s),
             // Wired per input by `monitor::attach`.
             (SinkConfig::Prometheus(_), _) => return None,

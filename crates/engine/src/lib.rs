@@ -127,8 +127,17 @@ fn timely_config(opts: &RunOptions) -> Result<timely::Config, EngineError> {
 
 /// Runs `pipeline` to completion.
 pub fn run(pipeline: Pipeline, opts: &RunOptions) -> Result<RunSummary, EngineError> {
+    run_with_stats(pipeline, opts, Stats::new())
+}
+
+/// [`run`], counting into `stats` (which the caller may watch meanwhile,
+/// for a progress line).
+pub fn run_with_stats(
+    pipeline: Pipeline,
+    opts: &RunOptions,
+    stats: Arc<Stats>,
+) -> Result<RunSummary, EngineError> {
     let config = timely_config(opts)?;
-    let stats = Stats::new();
     // Metrics endpoints, before the dataflow (a port in use fails early).
     let monitors = monitor::Monitors::start(&pipeline, &stats, opts)?;
     let worker_monitors = monitors.clone();

@@ -310,11 +310,7 @@ impl Checkpoints {
         force: bool,
     ) -> Result<bool, CheckpointError> {
         let mut inner = self.lock();
-        if !force
-            && inner
-                .last_write
-                .is_some_and(|at| at.elapsed() < interval)
-        {
+        if !force && inner.last_write.is_some_and(|at| at.elapsed() < interval) {
             return Ok(false);
         }
         let mut before = settled.unwrap_or(Time::MAX);
@@ -344,7 +340,8 @@ impl Checkpoints {
             let (replay, marks_from) = match first {
                 Some(i) => match &log.events[i] {
                     SourceEvent::Point(_, p) => (p.clone(), i + 1),
-                    SourceEvent::Mark(_) => unreachable!("position() matched a point"),
+                    // position() matched a point.
+                    SourceEvent::Mark(m) => (m.clone(), i + 1),
                 },
                 None => match &log.current {
                     Some(c) => (c.clone(), log.events.len()),
@@ -460,18 +457,22 @@ mod tests {
         c.sink_wrote("k", 20, 30);
         c.sink_wrote("k", 40, 50);
         c.sink_progress("k", 40);
-        assert!(c.commit(None, std::time::Duration::ZERO, true).unwrap());
-        let saved = load(&dir, "p").unwrap().unwrap();
+        assert!(c
+            .commit(None, std::time::Duration::ZERO, true)
+            .expect("commit"));
+        let saved = load(&dir, "p").expect("load").expect("a checkpoint");
         assert_eq!(saved.before, 40);
         // 40 - 20 = 20: the first point whose max reached 20 is 3
         assert_eq!(saved.sources["s"].replay, json!(3));
         assert!(saved.sources["s"].marks.is_empty());
         assert_eq!(saved.sinks["k"].offset, 30);
         // nothing new: no commit
-        assert!(!c.commit(None, std::time::Duration::ZERO, true).unwrap());
+        assert!(!c
+            .commit(None, std::time::Duration::ZERO, true)
+            .expect("commit"));
         assert!(load(&dir, "other").is_err());
-        std::fs::write(dir.join(FILE_NAME), "{").unwrap();
-        let e = load(&dir, "p").unwrap_err();
+        std::fs::write(dir.join(FILE_NAME), "{").expect("write");
+        let e = load(&dir, "p").expect_err("damaged");
         assert!(e.0.contains("damaged"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -53,6 +53,8 @@ pub struct ComponentStats {
     pub files_error: AtomicU64,
     /// Files deleted (by a capture ring) before they were read.
     pub files_lost: AtomicU64,
+    /// Sources: the newest packet time sent so far (ns; 0 before any).
+    pub newest_ts: std::sync::atomic::AtomicI64,
     bad: Mutex<BadState>,
 }
 
@@ -66,6 +68,11 @@ impl ComponentStats {
     /// Adds to a counter.
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Raises `newest_ts` to `ts` (sources, per batch).
+    pub fn saw(&self, ts: i64) {
+        self.newest_ts.fetch_max(ts, Ordering::Relaxed);
     }
 
     /// Reads a counter.

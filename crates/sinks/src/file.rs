@@ -257,11 +257,12 @@ impl Writer {
         }
         // Rows after the committed length were written after the last
         // checkpoint: the resumed run writes them again.
-        file.set_len(committed).map_err(|e| problem(e.to_string()))?;
+        file.set_len(committed)
+            .map_err(|e| problem(e.to_string()))?;
         let mut file = file;
         std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(committed))
             .map_err(|e| problem(e.to_string()))?;
-        if found != &tmp {
+        if *found != tmp {
             std::fs::rename(found, &tmp).map_err(|e| problem(e.to_string()))?;
         }
         Ok(Writer {

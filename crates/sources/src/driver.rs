@@ -154,6 +154,9 @@ pub(crate) fn file_source<'s, R: RecordReader>(
                     }
                     let at = held.try_delayed(&time).unwrap_or_else(|| held.clone());
                     ComponentStats::add(&stats.records_out, buf.len() as u64);
+                    if let Some(last) = buf.last() {
+                        stats.saw(last.ts.0);
+                    }
                     ComponentStats::add(
                         &stats.bytes,
                         buf.iter().map(|p| u64::from(p.length)).sum(),

@@ -10,8 +10,8 @@ pub mod capture_dir;
 pub mod clock;
 pub mod csv;
 mod driver;
-mod flow_control;
 pub mod files;
+mod flow_control;
 pub mod options;
 pub mod pcap;
 

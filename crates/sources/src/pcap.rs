@@ -109,7 +109,9 @@ impl RecordReader for PcapReader {
             }
             Next::Skipped(e) => Step::Bad(bad_input(e)),
             Next::End { partial: 0 } => Step::End(None),
-            Next::End { partial } => Step::End(Some(bad_input(self.inner.truncated_error(partial)))),
+            Next::End { partial } => {
+                Step::End(Some(bad_input(self.inner.truncated_error(partial))))
+            }
             Next::Fatal(e) => Step::Fatal(bad_input(e)),
         }
     }

@@ -459,7 +459,7 @@ impl Shared {
         for source in &topology.sources {
             raise(&own.source_packets, &[source], 0);
             raise(&own.source_bytes, &[source], 0);
-            for state in ["done", "error"] {
+            for state in ["done", "error", "lost"] {
                 raise(&own.source_files, &[source, state], 0);
             }
         }
@@ -538,6 +538,11 @@ impl Shared {
                 &own.source_files,
                 &[source, "error"],
                 get(source, |c| &c.files_error),
+            );
+            raise(
+                &own.source_files,
+                &[source, "lost"],
+                get(source, |c| &c.files_lost),
             );
             if let Some(c) = components.get(source) {
                 for (kind, n) in c.bad_by_kind() {

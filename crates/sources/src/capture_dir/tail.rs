@@ -160,7 +160,11 @@ impl Tailer {
             }
         }
         let out_of_order = config.out_of_order.nanos();
-        let clock = FileClock::resumed(ctx.tick, out_of_order, resume.as_ref().and_then(|p| p.max_ts));
+        let clock = FileClock::resumed(
+            ctx.tick,
+            out_of_order,
+            resume.as_ref().and_then(|p| p.max_ts),
+        );
         let idle_floor = resume.as_ref().map_or(0, |p| p.idle_floor);
         Tailer {
             pattern: glob::Pattern::new(&config.pattern)
@@ -207,7 +211,9 @@ impl Tailer {
             if self.current.is_none() && !self.open_next() {
                 break;
             }
-            let Some(cur) = self.current.as_mut() else { break };
+            let Some(cur) = self.current.as_mut() else {
+                break;
+            };
             while self
                 .marks
                 .front()
@@ -230,10 +236,9 @@ impl Tailer {
                         }
                         // Through the first record's header and timestamp
                         // (and within what the file surely holds).
-                        let len = (frame.offset as usize + 16 + frame.data.len())
-                            .min(FINGERPRINT_BYTES);
-                        cur.fingerprint =
-                            listing::fingerprint(&cur.path, len).map(|fp| (fp, len));
+                        let len =
+                            (frame.offset as usize + 16 + frame.data.len()).min(FINGERPRINT_BYTES);
+                        cur.fingerprint = listing::fingerprint(&cur.path, len).map(|fp| (fp, len));
                     }
                     let old_max = self.clock.max_ts();
                     let crosses = match old_max {
@@ -419,7 +424,10 @@ impl Tailer {
             .cloned()
             .collect();
         for g in gone {
-            self.lost(&g.path.display().to_string(), "deleted or replaced before it was read");
+            self.lost(
+                &g.path.display().to_string(),
+                "deleted or replaced before it was read",
+            );
         }
         self.known = after;
     }
@@ -465,7 +473,10 @@ impl Tailer {
                     return true;
                 }
                 Err(e) if e.kind == ErrorKind::Io && !next.path.exists() => {
-                    self.lost(&next.path.display().to_string(), "deleted before it was read");
+                    self.lost(
+                        &next.path.display().to_string(),
+                        "deleted before it was read",
+                    );
                 }
                 Err(e) if e.kind == ErrorKind::Incomplete && self.config.follow => {
                     // Its header is not written yet: look again later.
@@ -517,7 +528,8 @@ impl Tailer {
             key: point.key,
             path,
             reader,
-            fingerprint: (point.fingerprint_len > 0).then_some((point.fingerprint, point.fingerprint_len)),
+            fingerprint: (point.fingerprint_len > 0)
+                .then_some((point.fingerprint, point.fingerprint_len)),
             partial: 0,
             grew: Instant::now(),
             newer: false,
@@ -537,7 +549,9 @@ impl Tailer {
     }
 
     fn finish_quietly(&mut self) {
-        let Some(cur) = self.current.take() else { return };
+        let Some(cur) = self.current.take() else {
+            return;
+        };
         ComponentStats::add(&self.stats.files_done, 1);
         let mut key = cur.key.clone();
         if self.config.order == Order::Mtime {
@@ -581,6 +595,9 @@ fn flush(
     }
     let at = held.try_delayed(&time).unwrap_or_else(|| held.clone());
     ComponentStats::add(&stats.records_out, buf.len() as u64);
+    if let Some(last) = buf.last() {
+        stats.saw(last.ts.0);
+    }
     ComponentStats::add(&stats.bytes, buf.iter().map(|p| u64::from(p.length)).sum());
     output.session(&at).give_container(buf);
     buf.clear();
