@@ -64,7 +64,12 @@ pub struct CaptureDirConfig {
     #[serde(default = "default_out_of_order")]
     pub out_of_order: Duration,
     /// Where to keep checkpoints (created if missing). Without it, a
-    /// restart reads the directory from the beginning.
+    /// restart reads the directory from the beginning. With it, a run that
+    /// stops (SIGINT, or the end of the files with `follow: false`) does
+    /// not write the rows of windows still open; the next run does, after
+    /// replaying the records they need. A pipeline with a `state_dir` takes
+    /// only `capture_dir` sources, and no `kmeans`, `graph` or
+    /// `degree` with `window: all` (their state is not saved yet).
     #[serde(default)]
     pub state_dir: Option<PathBuf>,
     /// How often a checkpoint is written at most (wall clock); each one
