@@ -512,6 +512,13 @@ fn follow_live(name: &str, tool: &str, args: &[&str], port: u16) {
     assert_eq!(code, Some(0), "{stderr}");
     let files: Vec<_> = std::fs::read_dir(&caps).expect("caps").flatten().collect();
     assert!(files.len() >= 2, "tcpdump rotated: {} files", files.len());
+    // Every file was finished, the last one too: the writer closed it
+    // (inotify), so it did not wait for idle_close.
+    assert!(
+        stderr.contains(&format!("{} files read", files.len())),
+        "{} files: {stderr}",
+        files.len()
+    );
     let batch_out = t.join("batch");
     let batch = pipeline(&t, "batch.yaml", &caps, &batch_out, "    follow: false");
     let stderr = run_to_end(&batch, &[]);

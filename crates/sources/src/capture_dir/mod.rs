@@ -5,6 +5,7 @@
 //!
 //! [`listing`] decides the order, [`tail`] is the Timely operator.
 
+mod closed;
 pub mod listing;
 mod position;
 mod tail;

@@ -116,6 +116,8 @@ struct Tailer {
     /// Files listed but not opened yet (to notice lost ones).
     known: Vec<Listed>,
     cache: FirstTsCache,
+    /// Files the writer closed (inotify).
+    closed: super::closed::Closed,
     last_scan: Option<Instant>,
     last_record: Instant,
     /// Where the last finished file ended (the point once it is done).
@@ -166,6 +168,7 @@ impl Tailer {
             resume.as_ref().and_then(|p| p.max_ts),
         );
         let idle_floor = resume.as_ref().map_or(0, |p| p.idle_floor);
+        let closed = super::closed::Closed::watch(&config.path);
         Tailer {
             pattern: glob::Pattern::new(&config.pattern)
                 .unwrap_or_else(|_| glob::Pattern::new("*").expect("a valid pattern")),
@@ -182,6 +185,7 @@ impl Tailer {
             marks,
             known: Vec::new(),
             cache: FirstTsCache::new(),
+            closed,
             last_scan: None,
             last_record: Instant::now(),
             finished_point: None,
@@ -289,7 +293,8 @@ impl Tailer {
                         self.finish();
                         continue;
                     }
-                    if self.newer_exists() {
+                    let closed = self.closed.was_closed(&cur.key.name);
+                    if closed || self.newer_exists() {
                         // Read to the end once more: the writer has moved
                         // on, so what is there now is all there will be.
                         if let Some(cur) = self.current.as_mut() {
@@ -553,6 +558,10 @@ impl Tailer {
             return;
         };
         ComponentStats::add(&self.stats.files_done, 1);
+        // Read its close event now, then forget it: a ring that writes the
+        // name again must not look closed.
+        self.closed.was_closed(&cur.key.name);
+        self.closed.forget(&cur.key.name);
         let mut key = cur.key.clone();
         if self.config.order == Order::Mtime {
             // It was written since it was listed: later files sort after
