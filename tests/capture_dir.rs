@@ -438,6 +438,31 @@ fn files_deleted_before_they_were_read_are_reported_lost_by_name() {
     assert!(stderr.contains("lost_file 2"), "{stderr}");
 }
 
+#[test]
+fn a_file_rewritten_in_place_is_not_read_on_as_the_same_file() {
+    let t = TempDir::new("cdir-rewrite");
+    let parts = split_pcap(&root().join("samples/quickstart.pcap"), 2, &t.join("parts"));
+    let caps = t.join("caps");
+    std::fs::create_dir_all(&caps).expect("dir");
+    let name = caps.join("cap.pcap");
+    std::fs::copy(&parts[0], &name).expect("copy");
+    let p = pipeline(&t, "p.yaml", &caps, &t.join("out"), "    idle_advance: 0s");
+    let child = spawn(&p, &[]);
+    std::thread::sleep(Duration::from_millis(1500));
+    // A ring reusing the name: same inode, new content.
+    std::fs::write(&name, std::fs::read(&parts[1]).expect("part")).expect("rewrite");
+    std::thread::sleep(Duration::from_millis(1500));
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let (code, stderr) = finish(child, Duration::from_secs(60));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("replaced 1"), "{stderr}");
+    assert!(stderr.contains("in place while it was read"), "{stderr}");
+    // Both contents were read whole (as two files), and nothing else.
+    assert!(stderr.contains("capture: 10501 packets"), "{stderr}");
+}
+
 fn available(tool: &str) -> bool {
     Command::new(tool)
         .arg("--version")

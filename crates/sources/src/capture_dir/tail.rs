@@ -95,6 +95,10 @@ struct Open {
     grew: Instant,
     /// A newer file was seen: one more read to the end, then it is done.
     newer: bool,
+    /// Its inode when opened.
+    ino: u64,
+    /// The last read found its end.
+    at_end: bool,
 }
 
 struct Tailer {
@@ -227,6 +231,27 @@ impl Tailer {
                     self.idle_floor = self.idle_floor.max(m.floor);
                 }
             }
+            if cur.at_end {
+                // It may have grown since: check it is still the same file
+                // before reading on.
+                cur.at_end = false;
+                if let Some(why) = changed_in_place(cur) {
+                    // Not read on as if it were the same file: what is
+                    // there now is a new file, listed as such.
+                    let (file, offset) = (cur.path.display().to_string(), cur.reader.offset());
+                    self.stats.bad_input(BadInput {
+                        file,
+                        offset,
+                        line: None,
+                        kind: "replaced".into(),
+                        message: format!(
+                            "{why} while it was read; nothing after this offset is read from it"
+                        ),
+                    });
+                    self.finish_quietly();
+                    continue;
+                }
+            }
             let before = cur.reader.offset();
             match cur.reader.next() {
                 Next::Frame(frame) => {
@@ -281,6 +306,7 @@ impl Tailer {
                     self.stats.bad_input(bad);
                 }
                 Next::End { partial } => {
+                    cur.at_end = true;
                     if partial != cur.partial {
                         cur.partial = partial;
                         cur.grew = Instant::now();
@@ -468,12 +494,14 @@ impl Tailer {
                     self.last_key = Some(next.key.clone());
                     self.current = Some(Open {
                         key: next.key,
+                        ino: ino_of(&next.path),
                         path: next.path,
                         reader,
                         fingerprint: None,
                         partial: 0,
                         grew: Instant::now(),
                         newer: false,
+                        at_end: false,
                     });
                     return true;
                 }
@@ -531,6 +559,7 @@ impl Tailer {
         }
         self.current = Some(Open {
             key: point.key,
+            ino: ino_of(&path),
             path,
             reader,
             fingerprint: (point.fingerprint_len > 0)
@@ -538,6 +567,7 @@ impl Tailer {
             partial: 0,
             grew: Instant::now(),
             newer: false,
+            at_end: false,
         });
         true
     }
@@ -583,6 +613,33 @@ impl Tailer {
             max_ts: self.clock.max_ts(),
             idle_floor: self.idle_floor,
         });
+    }
+}
+
+fn ino_of(path: &std::path::Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).map_or(0, |m| m.ino())
+}
+
+/// Whether the file being read was truncated or replaced under the same
+/// name since it was opened (a capture ring that reuses names, an editor).
+fn changed_in_place(cur: &Open) -> Option<&'static str> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(now) = std::fs::metadata(&cur.path) else {
+        // Deleted: the open descriptor still reads what was written.
+        return None;
+    };
+    if now.ino() != cur.ino {
+        return Some("the file was replaced by another of the same name");
+    }
+    if now.len() < cur.reader.offset() {
+        return Some("the file was truncated");
+    }
+    match cur.fingerprint {
+        Some((fp, len)) if listing::fingerprint(&cur.path, len) != Some(fp) => {
+            Some("the file was rewritten in place")
+        }
+        _ => None,
     }
 }
 
