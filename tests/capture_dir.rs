@@ -68,6 +68,37 @@ fn split_stretched(src: &Path, parts: usize, dir: &Path, stretch: u64) -> Vec<Pa
 /// A pipeline over `dir` with windows of three sizes and a degree
 /// operator (differential state), writing into `out`.
 fn pipeline(t: &TempDir, name: &str, dir: &Path, out: &Path, extra: &str) -> PathBuf {
+    pipeline_with(t, name, dir, out, extra, "")
+}
+
+/// [`pipeline`] plus k-means scoring of the per-host windows (a state no
+/// replay rebuilds: it is in the checkpoint), into `out/scores.csv`.
+fn pipeline_with_kmeans(t: &TempDir, name: &str, dir: &Path, out: &Path, extra: &str) -> PathBuf {
+    pipeline_with(
+        t,
+        name,
+        dir,
+        out,
+        extra,
+        &format!(
+            "  scored: {{type: kmeans, inputs: [hosts], k: 4, warmup: 300, n_init: 2, features: [count, bytes, distinct_dsts, distinct_dports], threshold: {{quantile: 0.99}}, half_life: 5s}}
+SINKS
+  scores_out: {{type: file, inputs: [scored], path: {}/scores.csv}}
+",
+            out.display()
+        ),
+    )
+}
+
+fn pipeline_with(
+    t: &TempDir,
+    name: &str,
+    dir: &Path,
+    out: &Path,
+    extra: &str,
+    more: &str,
+) -> PathBuf {
+    let (more_ops, more_sinks) = more.split_once("SINKS\n").unwrap_or(("", ""));
     t.write(
         name,
         &format!(
@@ -81,11 +112,11 @@ operators:
   flows: {{type: window, inputs: [capture], size: 10ms, group_by: [src, dst, protocol]}}
   hosts: {{type: window, inputs: [capture], size: 1s, group_by: [src]}}
   degrees: {{type: degree, inputs: [flows], window: 5s}}
-sinks:
+{more_ops}sinks:
   flows_out: {{type: file, inputs: [flows], path: {out}/flows.csv}}
   hosts_out: {{type: file, inputs: [hosts], path: {out}/hosts.jsonl}}
   degrees_out: {{type: file, inputs: [degrees], path: {out}/degrees.csv}}
-",
+{more_sinks}",
             dir = dir.display(),
             out = out.display(),
         ),
@@ -133,7 +164,11 @@ fn run_to_end(pipeline: &Path, extra: &[&str]) -> String {
 }
 
 fn same_outputs(a: &Path, b: &Path) {
-    for name in OUTPUTS {
+    same_files(a, b, OUTPUTS);
+}
+
+fn same_files(a: &Path, b: &Path, names: &[&str]) {
+    for name in names {
         let (x, y) = (a.join(name), b.join(name));
         let (x, y) = (
             std::fs::read(&x).unwrap_or_else(|e| panic!("{}: {e}", x.display())),
@@ -239,7 +274,7 @@ fn killed_at_ten_random_points_the_restarted_runs_equal_one_uninterrupted_run() 
     };
     // One uninterrupted batch run.
     let clean_out = t.join("clean");
-    let clean = pipeline(
+    let clean = pipeline_with_kmeans(
         &t,
         "clean.yaml",
         &t.join("caps"),
@@ -251,7 +286,7 @@ fn killed_at_ten_random_points_the_restarted_runs_equal_one_uninterrupted_run() 
     let duration = started.elapsed().as_millis() as u64;
     // Follow runs killed with SIGKILL, each resuming from the checkpoint.
     let out = t.join("crashed");
-    let crashed = pipeline(
+    let crashed = pipeline_with_kmeans(
         &t,
         "crashed.yaml",
         &t.join("caps"),
@@ -261,7 +296,9 @@ fn killed_at_ten_random_points_the_restarted_runs_equal_one_uninterrupted_run() 
     let mut rng = Lcg(2026);
     let mut points = Vec::new();
     for i in 0..10 {
-        let delay = 30 + rng.next(duration.max(100));
+        // Each run resumes where the last stopped: kills spread over about
+        // one run's worth of progress, at seeded random points.
+        let delay = 40 + rng.next((duration / 6).max(50));
         let mut child = spawn(&crashed, &["-w", if i % 2 == 0 { "1" } else { "2" }]);
         std::thread::sleep(Duration::from_millis(delay));
         let _ = child.kill(); // SIGKILL
@@ -282,7 +319,11 @@ fn killed_at_ten_random_points_the_restarted_runs_equal_one_uninterrupted_run() 
     );
     // The last restart runs to the end of the files.
     run_to_end(&crashed, &["--set", "capture.follow=false"]);
-    same_outputs(&clean_out, &out);
+    same_files(
+        &clean_out,
+        &out,
+        &["flows.csv", "hosts.jsonl", "degrees.csv", "scores.csv"],
+    );
 }
 
 #[test]

@@ -498,13 +498,6 @@ fn check_checkpoints(ck: &mut Checker<'_>, pipeline: &Pipeline) {
                 );
             }
         }
-        if let OperatorConfig::Kmeans(_) = o.config {
-            ck.problem(
-                &["operators", &o.id],
-                &o.id,
-                "kmeans does not support checkpoints yet (its model is not saved in state_dir): remove state_dir or this operator",
-            );
-        }
     }
     for s in &pipeline.sinks {
         if let SinkConfig::Graph(_) = s.config {

@@ -75,6 +75,7 @@ impl<'s> Flow<'s> {
         config: &OperatorConfig,
         tick: u64,
         stats: &Arc<Stats>,
+        checkpoints: &Option<Arc<Checkpoints>>,
     ) -> Option<Flow<'s>> {
         match (config, self) {
             (OperatorConfig::Window(w), Flow::Packets(s)) => {
@@ -100,9 +101,13 @@ impl<'s> Flow<'s> {
             }
             (OperatorConfig::Motif(_), _) => None,
             (_, Flow::Motifs(_)) => None,
-            (OperatorConfig::Kmeans(k), Flow::Windows(s)) => {
-                Some(Flow::ScoredWindows(k.build(id, s, tick, stats.clone())))
-            }
+            (OperatorConfig::Kmeans(k), Flow::Windows(s)) => Some(Flow::ScoredWindows(k.build(
+                id,
+                s,
+                tick,
+                stats.clone(),
+                checkpoints.clone(),
+            ))),
             (OperatorConfig::Kmeans(_), _) => None,
             (_, Flow::ScoredWindows(_)) => None,
         }

@@ -268,7 +268,7 @@ fn build<'s>(
     for op in &pipeline.operators {
         let input = Flow::concat(op.inputs.iter().filter_map(|i| flows.get(i).cloned()));
         if let Some(input) = input {
-            if let Some(output) = input.operate(&op.id, &op.config, tick, stats) {
+            if let Some(output) = input.operate(&op.id, &op.config, tick, stats, checkpoints) {
                 flows.insert(op.id.clone(), output);
             }
         }

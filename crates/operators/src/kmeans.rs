@@ -17,6 +17,7 @@
 
 use crate::kmeans_model::{Batch, Model};
 use crate::kmeans_store::{self, Loaded, SavedModel};
+use netanom_records::checkpoint::Checkpoints;
 use netanom_records::doc::ConfigProblem;
 use netanom_records::field::{Field, Value};
 use netanom_records::stats::{ComponentStats, Stats};
@@ -400,8 +401,19 @@ impl KmeansConfig {
         input: Stream<'s, Time, Vec<R>>,
         tick: u64,
         stats: Arc<Stats>,
+        checkpoints: Option<Arc<Checkpoints>>,
     ) -> Stream<'s, Time, Vec<Scored<R>>> {
         let features = self.resolve().unwrap_or_default();
+        // Checkpoints: the state is kept on worker 0, which has every record.
+        let checkpoints = checkpoints.filter(|_| input.scope().index() == 0);
+        let resume_before = checkpoints.as_ref().map_or(0, |c| c.resume_before());
+        let resumed: Option<Result<Snapshot<R>, String>> = checkpoints
+            .as_ref()
+            .and_then(|c| c.operator_resume(name))
+            .map(|v| {
+                serde_json::from_value(v.clone())
+                    .map_err(|e| format!("its state in the checkpoint is damaged ({e}); move state_dir away to start over"))
+            });
         let config = self.clone();
         let component = stats.component(name);
         let id = name.to_owned();
@@ -430,6 +442,14 @@ impl KmeansConfig {
                         }
                         None => {}
                     }
+                    match resumed {
+                        Some(Ok(snapshot)) => state.restore(snapshot),
+                        Some(Err(e)) => {
+                            stats.fail(format!("{id}: {e}"));
+                            failed = true;
+                        }
+                        None => {}
+                    }
                     let mut hold: Option<Capability<Time>> = Some(cap);
                     let mut stash: BTreeMap<Time, (Capability<Time>, Vec<R>)> = BTreeMap::new();
                     let mut key = Vec::new();
@@ -447,7 +467,9 @@ impl KmeansConfig {
                             }
                             let t = *entry.key();
                             let (cap, mut records) = entry.remove();
-                            if failed {
+                            // Epochs before the checkpoint are in the restored
+                            // state already (their records are a replay).
+                            if failed || t < resume_before {
                                 continue;
                             }
                             // Sort-key order: the same on any number of workers.
@@ -476,9 +498,22 @@ impl KmeansConfig {
                                     failed = true;
                                 }
                             }
+                            if let Some(c) = &checkpoints {
+                                match serde_json::to_value(state.snapshot()) {
+                                    Ok(v) => c.operator_snapshot(&id, t, v),
+                                    Err(e) => {
+                                        stats.fail(format!("{id}: cannot save its state: {e}"));
+                                        failed = true;
+                                    }
+                                }
+                            }
                             if state.warming() && hold.as_ref().is_none_or(|h| *h.time() < t) {
                                 hold = Some(cap);
                             }
+                        }
+                        if let Some(c) = &checkpoints {
+                            let before = frontier.frontier().iter().min().copied();
+                            c.operator_progress(&id, before.unwrap_or(Time::MAX));
                         }
                         match frontier.frontier().iter().min() {
                             Some(&least) => {
@@ -536,7 +571,27 @@ struct State<R> {
     frozen: bool,
 }
 
+/// What a checkpoint keeps of the state: everything that changes.
+#[derive(Serialize, Deserialize)]
+#[serde(bound(
+    serialize = "R: Serialize",
+    deserialize = "R: serde::de::DeserializeOwned"
+))]
+struct Snapshot<R> {
+    warm: Vec<R>,
+    model: Option<Running>,
+}
+
+/// [`Snapshot`], borrowed for writing.
+#[derive(Serialize)]
+#[serde(bound(serialize = "R: Serialize"))]
+struct SnapshotRef<'a, R> {
+    warm: &'a [R],
+    model: Option<&'a Running>,
+}
+
 /// A trained model and what goes with it.
+#[derive(Serialize, Deserialize)]
 struct Running {
     model: Model,
     /// Per one-hot feature (in feature order), its categories.
@@ -556,6 +611,26 @@ impl<R: Record> State<R> {
             warm: Vec::new(),
             model: None,
             frozen: false,
+        }
+    }
+
+    /// The state to checkpoint.
+    fn snapshot(&self) -> SnapshotRef<'_, R> {
+        SnapshotRef {
+            warm: &self.warm,
+            model: self.model.as_ref(),
+        }
+    }
+
+    /// The state of a checkpoint (a score-mode model stays loaded).
+    fn restore(&mut self, snapshot: Snapshot<R>) {
+        self.warm = snapshot.warm;
+        if !self.frozen {
+            self.model = snapshot.model;
+        } else if let (Some(run), Some(saved)) = (self.model.as_mut(), snapshot.model) {
+            // Score mode changes nothing but what the threshold keeps.
+            run.recent = saved.recent;
+            run.threshold = saved.threshold;
         }
     }
 

@@ -264,7 +264,7 @@ pub struct Parts {
 
 /// One epoch's contribution to the model: per-centroid sums and counts,
 /// and the moments of the features (shifted by the model's mean).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Batch {
     sums: Vec<f64>,
     counts: Vec<f64>,
@@ -288,7 +288,8 @@ impl Batch {
 
 /// A k-means model: centroids in raw feature space, their weights, and a
 /// running standardization (distances are taken on standardized features).
-#[derive(Clone, Debug)]
+/// It serializes whole and exactly (checkpoints), derived fields included.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Model {
     d: usize,
     k: usize,

@@ -48,6 +48,10 @@ pub struct Saved {
     pub sources: BTreeMap<String, SavedSource>,
     /// Per file sink id: its committed state.
     pub sinks: BTreeMap<String, SavedSink>,
+    /// Per operator id whose state a replay cannot rebuild (k-means): its
+    /// state after every time before `before` (the operator's own format).
+    #[serde(default)]
+    pub operators: BTreeMap<String, serde_json::Value>,
 }
 
 /// A source's replay point.
@@ -146,10 +150,20 @@ struct SinkLog {
     done_before: Time,
 }
 
+/// Snapshots of an operator's state, newest last.
+#[derive(Default)]
+struct OperatorLog {
+    /// (time, state once every time up to and including it was processed).
+    snapshots: VecDeque<(Time, serde_json::Value)>,
+    /// Every time before this was processed.
+    done_before: Time,
+}
+
 #[derive(Default)]
 struct Inner {
     sources: BTreeMap<String, SourceLog>,
     sinks: BTreeMap<String, SinkLog>,
+    operators: BTreeMap<String, OperatorLog>,
     cut: Option<Time>,
     committed: Option<Time>,
     last_write: Option<std::time::Instant>,
@@ -294,6 +308,27 @@ impl Checkpoints {
         }
     }
 
+    /// Operator `id`'s saved state, if resuming.
+    pub fn operator_resume(&self, id: &str) -> Option<&serde_json::Value> {
+        self.resume.as_ref().and_then(|s| s.operators.get(id))
+    }
+
+    /// Operator `id` processed every time up to and including `time`; its
+    /// state is now `state`.
+    pub fn operator_snapshot(&self, id: &str, time: Time, state: serde_json::Value) {
+        let mut inner = self.lock();
+        let log = inner.operators.entry(id.to_owned()).or_default();
+        log.snapshots.push_back((time, state));
+    }
+
+    /// Operator `id` processed every time before `before`.
+    pub fn operator_progress(&self, id: &str, before: Time) {
+        let resume = self.resume_before();
+        let mut inner = self.lock();
+        let log = inner.operators.entry(id.to_owned()).or_default();
+        log.done_before = log.done_before.max(before).max(resume);
+    }
+
     /// How many checkpoints this run wrote.
     pub fn commits(&self) -> u64 {
         self.lock().commits
@@ -315,6 +350,9 @@ impl Checkpoints {
         }
         let mut before = settled.unwrap_or(Time::MAX);
         for log in inner.sinks.values() {
+            before = before.min(log.done_before);
+        }
+        for log in inner.operators.values() {
             before = before.min(log.done_before);
         }
         if let Some(cut) = inner.cut {
@@ -399,12 +437,28 @@ impl Checkpoints {
                 },
             );
         }
+        let mut operators = BTreeMap::new();
+        for (id, log) in inner.operators.iter_mut() {
+            while log.snapshots.len() > 1 && log.snapshots[1].0 < before {
+                log.snapshots.pop_front();
+            }
+            let state = match log.snapshots.front() {
+                Some((t, state)) if *t < before => Some(state.clone()),
+                // Nothing processed since the run started: the state it
+                // resumed with, if any.
+                _ => self.operator_resume(id).cloned(),
+            };
+            if let Some(state) = state {
+                operators.insert(id.clone(), state);
+            }
+        }
         let saved = Saved {
             version: VERSION,
             pipeline: self.pipeline.clone(),
             before,
             sources,
             sinks,
+            operators,
         };
         write_atomically(&self.dir, &saved)?;
         inner.committed = Some(before);

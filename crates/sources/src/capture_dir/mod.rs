@@ -69,8 +69,9 @@ pub struct CaptureDirConfig {
     /// stops (SIGINT, or the end of the files with `follow: false`) does
     /// not write the rows of windows still open; the next run does, after
     /// replaying the records they need. A pipeline with a `state_dir` takes
-    /// only `capture_dir` sources, and no `kmeans`, `graph` or
-    /// `degree` with `window: all` (their state is not saved yet).
+    /// only `capture_dir` sources, and no `graph` sink or `degree` with
+    /// `window: all` (their state is not saved yet); `kmeans` models are
+    /// saved in the checkpoint.
     #[serde(default)]
     pub state_dir: Option<PathBuf>,
     /// How often a checkpoint is written at most (wall clock); each one
