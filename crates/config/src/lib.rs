@@ -3,6 +3,7 @@
 //! `FILE:LINE:COL: ID: message`.
 #![deny(missing_docs)]
 
+pub mod budget;
 pub mod position;
 
 use netanom_operators::OperatorConfig;
@@ -189,16 +190,34 @@ pub fn load(path: &Path, sets: &[String]) -> Result<Pipeline, Problems> {
             message,
         }])
     };
+    let too_big = |len: u64| {
+        whole(format!(
+            "the pipeline file is {len} bytes; at most {MAX_FILE_BYTES} are read"
+        ))
+    };
     let meta = std::fs::metadata(path)
         .map_err(|e| whole(format!("cannot read the pipeline file: {e}")))?;
     if meta.len() > MAX_FILE_BYTES {
+        return Err(too_big(meta.len()));
+    }
+    // Read at most one byte over the limit: a device or pipe (`/dev/zero`,
+    // `<(...)`) has no size to check beforehand.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            std::io::Read::read_to_end(&mut std::io::Read::take(f, MAX_FILE_BYTES + 1), &mut bytes)
+        })
+        .map_err(|e| whole(format!("cannot read the pipeline file: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(whole(format!(
-            "the pipeline file is {} bytes; at most {MAX_FILE_BYTES} are read",
-            meta.len()
+            "the pipeline file is over {MAX_FILE_BYTES} bytes; at most {MAX_FILE_BYTES} are read"
         )));
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| whole(format!("cannot read the pipeline file: {e}")))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        whole(format!(
+            "cannot read the pipeline file: not UTF-8 text: {e}"
+        ))
+    })?;
     parse(&text, &file, sets)
 }
 
@@ -241,6 +260,14 @@ pub fn parse(text: &str, file: &str, sets: &[String]) -> Result<Pipeline, Proble
         index: PosIndex::scan(text),
         problems: Vec::new(),
     };
+    if let Err(message) = budget::check(text) {
+        return Err(Problems(vec![Problem {
+            file: file.to_owned(),
+            pos: Pos::default(),
+            id: "pipeline".into(),
+            message,
+        }]));
+    }
     let mut doc: Value = match serde_yaml::from_str(text) {
         Ok(v) => v,
         Err(e) => {
@@ -478,6 +505,10 @@ fn apply_sets(ck: &mut Checker<'_>, top: &mut Mapping, sets: &[String]) {
             );
             continue;
         };
+        if let Err(message) = budget::check(value) {
+            ck.problem(&[], "pipeline", format!("--set `{lhs}=...`: {message}"));
+            continue;
+        }
         let value: Value =
             serde_yaml::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
         let section = SECTIONS
