@@ -179,6 +179,10 @@ fn build<'s>(
     let tick = pipeline.tick();
     // Sinks' consumption, which sources wait for when they run ahead.
     let consumed = timely::dataflow::ProbeHandle::new();
+    let redact = pipeline
+        .operators
+        .iter()
+        .any(|op| matches!(op.config, netanom_operators::OperatorConfig::Anonymize(_)));
     let mut flows: HashMap<String, Flow<'s>> = HashMap::new();
     for source in &pipeline.sources {
         let ctx = SourceContext {
@@ -186,6 +190,7 @@ fn build<'s>(
             tick,
             stats: stats.clone(),
             consumed: consumed.clone(),
+            redact,
         };
         flows.insert(
             source.id.clone(),

@@ -45,6 +45,9 @@ pub struct SourceContext<'a> {
     /// How far the sinks have consumed: a source waits while it is more
     /// than a tick ahead, which bounds the records in flight.
     pub consumed: timely::dataflow::ProbeHandle<Time>,
+    /// Anonymization is in the pipeline: bad-input reports must not quote
+    /// what they found (it may hold an address), only where and what kind.
+    pub redact: bool,
 }
 
 impl SourceConfig {
