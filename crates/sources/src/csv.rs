@@ -466,7 +466,9 @@ fn parse_time(text: &str) -> Option<Ts> {
     }
     let (date, time) = text.split_once([' ', 'T'])?;
     let mut d = date.split('-');
-    let year: i64 = d.next()?.parse().ok()?;
+    // Years beyond 9999 would overflow the day arithmetic below, and are
+    // far outside what nanoseconds since 1970 hold anyway.
+    let year: i64 = d.next()?.parse().ok().filter(|y| (0..=9999).contains(y))?;
     let month: i64 = d.next()?.parse().ok()?;
     let day: i64 = d.next()?.parse().ok()?;
     if d.next().is_some() || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
@@ -671,6 +673,9 @@ mod tests {
         );
         assert_eq!(parse_time("1970-01-01T00:00:01Z"), Some(Ts(1_000_000_000)));
         assert_eq!(parse_time("2024-13-01 00:00:00"), None);
+        assert_eq!(parse_time("9223372036854775807-01-01 00:00:00"), None);
+        assert_eq!(parse_time("-9223372036854775807-03-01 00:00:00"), None);
+        assert_eq!(parse_time("9999-12-31 23:59:59"), None, "past 2262");
         assert_eq!(parse_time("yesterday"), None);
     }
 
