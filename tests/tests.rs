@@ -7,6 +7,7 @@ mod bad_input;
 mod cli;
 mod corpus;
 mod degree;
+mod fuzz_regressions;
 mod graph;
 mod kmeans;
 mod motif;
