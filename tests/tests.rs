@@ -10,6 +10,7 @@ mod degree;
 mod fuzz_regressions;
 mod graph;
 mod kmeans;
+mod limits;
 mod motif;
 mod oracle;
 mod pipelines;
