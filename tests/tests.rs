@@ -4,6 +4,7 @@ mod util;
 
 mod anonymize;
 mod bad_input;
+mod bad_input_table;
 mod cli;
 mod corpus;
 mod degree;
@@ -15,5 +16,7 @@ mod motif;
 mod oracle;
 mod pipelines;
 mod prometheus;
+mod properties;
+mod security;
 mod signals;
 mod workers;
