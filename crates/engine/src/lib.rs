@@ -77,9 +77,16 @@ fn timely_config(opts: &RunOptions) -> Result<timely::Config, EngineError> {
     }
     let addresses = match &opts.hostfile {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                EngineError::Usage(format!("cannot read hostfile `{}`: {e}", path.display()))
-            })?;
+            // A host per line: 1 MiB is thousands of hosts, and bounds
+            // what a wrong path (a device, a huge file) can cost.
+            let mut text = String::new();
+            std::fs::File::open(path)
+                .and_then(|f| {
+                    std::io::Read::read_to_string(&mut std::io::Read::take(f, 1 << 20), &mut text)
+                })
+                .map_err(|e| {
+                    EngineError::Usage(format!("cannot read hostfile `{}`: {e}", path.display()))
+                })?;
             let hosts: Vec<String> = text
                 .lines()
                 .map(str::trim)
@@ -91,8 +98,11 @@ fn timely_config(opts: &RunOptions) -> Result<timely::Config, EngineError> {
                     .rsplit_once(':')
                     .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
                 if !valid {
+                    // Show a line of a wrong file only in part.
+                    let shown: String = host.chars().take(80).collect();
+                    let more = if shown.len() < host.len() { "..." } else { "" };
                     return Err(EngineError::Usage(format!(
-                        "{}:{}: expected host:port, found `{host}`",
+                        "{}:{}: expected host:port, found `{shown}`{more}",
                         path.display(),
                         i + 1
                     )));

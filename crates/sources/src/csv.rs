@@ -157,11 +157,23 @@ pub(crate) struct Columns {
 
 /// A value found in the input, as a report shows it: quoted, or only its
 /// length when the pipeline anonymizes (the value may hold an address).
+/// Long values are cut to their first [`SHOWN_CHARS`] characters.
 fn shown(text: &str, redact: bool) -> String {
     if redact {
         format!("{} bytes, not shown: anonymization is on", text.len())
     } else {
-        format!("`{text}`")
+        format!("`{}`", cut(text))
+    }
+}
+
+/// Most characters of the input a report quotes.
+const SHOWN_CHARS: usize = 200;
+
+/// `text`, or its first [`SHOWN_CHARS`] characters and `...`.
+fn cut(text: &str) -> String {
+    match text.char_indices().nth(SHOWN_CHARS) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_owned(),
     }
 }
 
@@ -206,7 +218,7 @@ impl Layout {
                 if columns.redact {
                     format!("{} columns, not shown: anonymization is on", header.len())
                 } else {
-                    header.join(",")
+                    cut(&header.join(","))
                 }
             ));
         }
@@ -674,6 +686,8 @@ mod tests {
         assert_eq!(parse_time("1970-01-01T00:00:01Z"), Some(Ts(1_000_000_000)));
         assert_eq!(parse_time("2024-13-01 00:00:00"), None);
         assert_eq!(parse_time("9223372036854775807-01-01 00:00:00"), None);
+        assert_eq!(shown(&"é".repeat(1000), false).chars().count(), 205);
+        assert_eq!(shown("10.0.0.1", false), "`10.0.0.1`");
         assert_eq!(parse_time("-9223372036854775807-03-01 00:00:00"), None);
         assert_eq!(parse_time("9999-12-31 23:59:59"), None, "past 2262");
         assert_eq!(parse_time("yesterday"), None);
