@@ -13,7 +13,7 @@ use netanom_sinks::SinkConfig;
 use netanom_sources::SourceConfig;
 use position::{Pos, PosIndex};
 use serde_yaml::{Mapping, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 
@@ -117,33 +117,13 @@ impl Pipeline {
 
     /// The columns of the records component `id` produces.
     pub fn fields_of(&self, id: &str) -> Vec<Field> {
-        self.fields_within(id, MAX_COMPONENTS)
-    }
-
-    /// [`Pipeline::fields_of`], following at most `depth` inputs.
-    fn fields_within(&self, id: &str, depth: usize) -> Vec<Field> {
-        if self.sources.iter().any(|c| c.id == id) {
-            return Packet::FIELDS.to_vec();
-        }
-        match self.operators.iter().find(|c| c.id == id) {
-            Some(c) => match &c.config {
-                // Same records as its (first) input.
-                OperatorConfig::Anonymize(_) => match c.inputs.first() {
-                    Some(first) if depth > 0 => self.fields_within(first, depth - 1),
-                    _ => Vec::new(),
-                },
-                OperatorConfig::Window(w) => w.fields(),
-                OperatorConfig::Degree(_) => netanom_records::DegreeRecord::FIELDS.to_vec(),
-                OperatorConfig::Motif(_) => netanom_records::MotifRecord::FIELDS.to_vec(),
-                OperatorConfig::Kmeans(_) => match c.inputs.first() {
-                    Some(first) if depth > 0 => {
-                        netanom_records::scored::fields(&self.fields_within(first, depth - 1))
-                    }
-                    _ => Vec::new(),
-                },
-            },
-            None => Vec::new(),
-        }
+        // Indexed once per call: a chain of pass-through operators is
+        // followed link by link, and a scan per link made validating a
+        // long chain cubic in its length.
+        let sources: HashSet<&str> = self.sources.iter().map(|c| c.id.as_str()).collect();
+        let operators: HashMap<&str, &Component<OperatorConfig>> =
+            self.operators.iter().map(|c| (c.id.as_str(), c)).collect();
+        fields_within(&sources, &operators, id, MAX_COMPONENTS)
     }
 
     /// The Timely tick in nanoseconds: the smallest multiple of the
@@ -170,6 +150,33 @@ impl Pipeline {
 /// The shortest Timely tick, in nanoseconds (1 s). Finer ticks cost more
 /// in progress tracking than they gain in latency.
 pub const MIN_TICK: u64 = 1_000_000_000;
+
+/// [`Pipeline::fields_of`], following at most `depth` inputs.
+fn fields_within(
+    sources: &HashSet<&str>,
+    operators: &HashMap<&str, &Component<OperatorConfig>>,
+    id: &str,
+    depth: usize,
+) -> Vec<Field> {
+    if sources.contains(id) {
+        return Packet::FIELDS.to_vec();
+    }
+    let input = |c: &Component<OperatorConfig>| match c.inputs.first() {
+        Some(first) if depth > 0 => fields_within(sources, operators, first, depth - 1),
+        _ => Vec::new(),
+    };
+    match operators.get(id) {
+        Some(c) => match &c.config {
+            // Same records as its (first) input.
+            OperatorConfig::Anonymize(_) => input(c),
+            OperatorConfig::Window(w) => w.fields(),
+            OperatorConfig::Degree(_) => netanom_records::DegreeRecord::FIELDS.to_vec(),
+            OperatorConfig::Motif(_) => netanom_records::MotifRecord::FIELDS.to_vec(),
+            OperatorConfig::Kmeans(_) => netanom_records::scored::fields(&input(c)),
+        },
+        None => Vec::new(),
+    }
+}
 
 fn gcd(a: u64, b: u64) -> u64 {
     if b == 0 {
