@@ -197,15 +197,13 @@ pub fn load(path: &Path, sets: &[String]) -> Result<Pipeline, Problems> {
             message,
         }])
     };
-    let too_big = |len: u64| {
-        whole(format!(
-            "the pipeline file is {len} bytes; at most {MAX_FILE_BYTES} are read"
-        ))
-    };
     let meta = std::fs::metadata(path)
         .map_err(|e| whole(format!("cannot read the pipeline file: {e}")))?;
     if meta.len() > MAX_FILE_BYTES {
-        return Err(too_big(meta.len()));
+        return Err(whole(format!(
+            "the pipeline file is {} bytes; at most {MAX_FILE_BYTES} are read",
+            meta.len()
+        )));
     }
     // Read at most one byte over the limit: a device or pipe (`/dev/zero`,
     // `<(...)`) has no size to check beforehand.
@@ -262,11 +260,6 @@ impl Checker<'_> {
 
 /// Parses and validates pipeline text; `file` names it in messages.
 pub fn parse(text: &str, file: &str, sets: &[String]) -> Result<Pipeline, Problems> {
-    let mut ck = Checker {
-        file,
-        index: PosIndex::scan(text),
-        problems: Vec::new(),
-    };
     if let Err(message) = budget::check(text) {
         return Err(Problems(vec![Problem {
             file: file.to_owned(),
@@ -275,6 +268,11 @@ pub fn parse(text: &str, file: &str, sets: &[String]) -> Result<Pipeline, Proble
             message,
         }]));
     }
+    let mut ck = Checker {
+        file,
+        index: PosIndex::scan(text),
+        problems: Vec::new(),
+    };
     let mut doc: Value = match serde_yaml::from_str(text) {
         Ok(v) => v,
         Err(e) => {
