@@ -55,10 +55,14 @@ fn run_writes_only_the_paths_in_its_config() {
         "sources:\n  capture: {type: pcap, path: in.pcap}\n\
          operators:\n  anon: {type: anonymize, inputs: [capture], key_file: k.key}\n  \
          flows: {type: window, inputs: [anon], size: 10ms, group_by: [src, dst, protocol]}\n  \
-         graph: {type: degree, inputs: [anon], window: 1s}\n\
+         graph: {type: degree, inputs: [anon], window: 1s}\n  \
+         hosts: {type: window, inputs: [anon], size: 250ms, group_by: [src]}\n  \
+         scans: {type: kmeans, inputs: [hosts], k: 2, warmup: 10, threshold: {farthest: 1}, features: [count, len_avg], model_path: models/m.json}\n\
          sinks:\n  packets: {type: file, inputs: [anon], path: out/packets.jsonl}\n  \
          flows_out: {type: file, inputs: [flows], path: out/flows.csv}\n  \
          graph_out: {type: file, inputs: [graph], path: deep/er/degrees.csv}\n  \
+         scans_out: {type: file, inputs: [scans], path: out/scans.csv}\n  \
+         pictures: {type: graph, inputs: [flows], path: pictures}\n  \
          show: {type: console, inputs: [flows], top: 3}\n",
     );
     let before = tree(work.path());
@@ -76,10 +80,25 @@ fn run_writes_only_the_paths_in_its_config() {
         assert_eq!(after.get(path), Some(bytes), "{path} changed");
     }
     let new: Vec<&String> = after.keys().filter(|p| !before.contains_key(*p)).collect();
-    assert_eq!(
-        new,
-        ["deep/er/degrees.csv", "out/flows.csv", "out/packets.jsonl"],
-        "files written besides the configured outputs"
+    let files = [
+        "deep/er/degrees.csv",
+        "models/m.json",
+        "out/flows.csv",
+        "out/packets.jsonl",
+        "out/scans.csv",
+    ];
+    for f in files {
+        assert!(new.contains(&&f.to_owned()), "{f} not written: {new:?}");
+    }
+    let pictures = new.iter().filter(|p| p.starts_with("pictures/")).count();
+    assert!(pictures > 0, "no graph files: {new:?}");
+    let stray: Vec<&&String> = new
+        .iter()
+        .filter(|p| !files.contains(&p.as_str()) && !p.starts_with("pictures/"))
+        .collect();
+    assert!(
+        stray.is_empty(),
+        "written besides the configured outputs: {stray:?}"
     );
     assert!(tree(home.path()).is_empty(), "wrote under HOME");
     assert!(tree(tmp.path()).is_empty(), "wrote under TMPDIR");
