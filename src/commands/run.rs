@@ -10,6 +10,13 @@ use std::path::Path;
 /// stderr.
 pub fn run(path: &Path, sets: &[String], options: RunOptions, quiet: bool) -> Result<(), Failure> {
     let pipeline = load(path, sets)?;
+    if pipeline
+        .operators
+        .iter()
+        .any(|op| matches!(op.config, netanom_operators::OperatorConfig::Anonymize(_)))
+    {
+        withhold_panic_messages();
+    }
     let sources: Vec<String> = pipeline.sources.iter().map(|s| s.id.clone()).collect();
     let stats = Stats::new();
     let progress = super::progress::Progress::start(stats.clone(), sources.clone(), quiet);
@@ -29,6 +36,23 @@ pub fn run(path: &Path, sets: &[String], options: RunOptions, quiet: bool) -> Re
         eprint!("{text}");
     }
     Ok(())
+}
+
+/// With anonymization on, a panic (a bug, never meant to happen on any
+/// input) reports where it happened, and its message only when that is a
+/// fixed text: a formatted message could quote a record's address.
+fn withhold_panic_messages() {
+    std::panic::set_hook(Box::new(|info| {
+        let place = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_else(|| "an unknown place".into());
+        let message = match info.payload().downcast_ref::<&'static str>() {
+            Some(fixed) => (*fixed).to_owned(),
+            None => "message withheld: anonymization is on".to_owned(),
+        };
+        eprintln!("netanom: internal error at {place}: {message}");
+    }));
 }
 
 fn render(stats: &Stats, sources: &[String], elapsed: std::time::Duration) -> String {

@@ -3,6 +3,7 @@
 //! `FILE:LINE:COL: ID: message`.
 #![deny(missing_docs)]
 
+pub mod budget;
 pub mod position;
 
 use netanom_operators::OperatorConfig;
@@ -12,7 +13,7 @@ use netanom_sinks::SinkConfig;
 use netanom_sources::SourceConfig;
 use position::{Pos, PosIndex};
 use serde_yaml::{Mapping, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 
@@ -116,33 +117,13 @@ impl Pipeline {
 
     /// The columns of the records component `id` produces.
     pub fn fields_of(&self, id: &str) -> Vec<Field> {
-        self.fields_within(id, MAX_COMPONENTS)
-    }
-
-    /// [`Pipeline::fields_of`], following at most `depth` inputs.
-    fn fields_within(&self, id: &str, depth: usize) -> Vec<Field> {
-        if self.sources.iter().any(|c| c.id == id) {
-            return Packet::FIELDS.to_vec();
-        }
-        match self.operators.iter().find(|c| c.id == id) {
-            Some(c) => match &c.config {
-                // Same records as its (first) input.
-                OperatorConfig::Anonymize(_) => match c.inputs.first() {
-                    Some(first) if depth > 0 => self.fields_within(first, depth - 1),
-                    _ => Vec::new(),
-                },
-                OperatorConfig::Window(w) => w.fields(),
-                OperatorConfig::Degree(_) => netanom_records::DegreeRecord::FIELDS.to_vec(),
-                OperatorConfig::Motif(_) => netanom_records::MotifRecord::FIELDS.to_vec(),
-                OperatorConfig::Kmeans(_) => match c.inputs.first() {
-                    Some(first) if depth > 0 => {
-                        netanom_records::scored::fields(&self.fields_within(first, depth - 1))
-                    }
-                    _ => Vec::new(),
-                },
-            },
-            None => Vec::new(),
-        }
+        // Indexed once per call: a chain of pass-through operators is
+        // followed link by link, and a scan per link made validating a
+        // long chain cubic in its length.
+        let sources: HashSet<&str> = self.sources.iter().map(|c| c.id.as_str()).collect();
+        let operators: HashMap<&str, &Component<OperatorConfig>> =
+            self.operators.iter().map(|c| (c.id.as_str(), c)).collect();
+        fields_within(&sources, &operators, id, MAX_COMPONENTS)
     }
 
     /// A hash of everything that decides the outputs (components, their
@@ -190,6 +171,33 @@ impl Pipeline {
 /// in progress tracking than they gain in latency.
 pub const MIN_TICK: u64 = 1_000_000_000;
 
+/// [`Pipeline::fields_of`], following at most `depth` inputs.
+fn fields_within(
+    sources: &HashSet<&str>,
+    operators: &HashMap<&str, &Component<OperatorConfig>>,
+    id: &str,
+    depth: usize,
+) -> Vec<Field> {
+    if sources.contains(id) {
+        return Packet::FIELDS.to_vec();
+    }
+    let input = |c: &Component<OperatorConfig>| match c.inputs.first() {
+        Some(first) if depth > 0 => fields_within(sources, operators, first, depth - 1),
+        _ => Vec::new(),
+    };
+    match operators.get(id) {
+        Some(c) => match &c.config {
+            // Same records as its (first) input.
+            OperatorConfig::Anonymize(_) => input(c),
+            OperatorConfig::Window(w) => w.fields(),
+            OperatorConfig::Degree(_) => netanom_records::DegreeRecord::FIELDS.to_vec(),
+            OperatorConfig::Motif(_) => netanom_records::MotifRecord::FIELDS.to_vec(),
+            OperatorConfig::Kmeans(_) => netanom_records::scored::fields(&input(c)),
+        },
+        None => Vec::new(),
+    }
+}
+
 fn gcd(a: u64, b: u64) -> u64 {
     if b == 0 {
         a
@@ -217,8 +225,24 @@ pub fn load(path: &Path, sets: &[String]) -> Result<Pipeline, Problems> {
             meta.len()
         )));
     }
-    let text = std::fs::read_to_string(path)
+    // Read at most one byte over the limit: a device or pipe (`/dev/zero`,
+    // `<(...)`) has no size to check beforehand.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            std::io::Read::read_to_end(&mut std::io::Read::take(f, MAX_FILE_BYTES + 1), &mut bytes)
+        })
         .map_err(|e| whole(format!("cannot read the pipeline file: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(whole(format!(
+            "the pipeline file is over {MAX_FILE_BYTES} bytes; at most {MAX_FILE_BYTES} are read"
+        )));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        whole(format!(
+            "cannot read the pipeline file: not UTF-8 text: {e}"
+        ))
+    })?;
     parse(&text, &file, sets)
 }
 
@@ -256,6 +280,14 @@ impl Checker<'_> {
 
 /// Parses and validates pipeline text; `file` names it in messages.
 pub fn parse(text: &str, file: &str, sets: &[String]) -> Result<Pipeline, Problems> {
+    if let Err(message) = budget::check(text) {
+        return Err(Problems(vec![Problem {
+            file: file.to_owned(),
+            pos: Pos::default(),
+            id: "pipeline".into(),
+            message,
+        }]));
+    }
     let mut ck = Checker {
         file,
         index: PosIndex::scan(text),
@@ -546,6 +578,10 @@ fn apply_sets(ck: &mut Checker<'_>, top: &mut Mapping, sets: &[String]) {
             );
             continue;
         };
+        if let Err(message) = budget::check(value) {
+            ck.problem(&[], "pipeline", format!("--set `{lhs}=...`: {message}"));
+            continue;
+        }
         let value: Value =
             serde_yaml::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
         let section = SECTIONS

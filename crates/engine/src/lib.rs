@@ -78,9 +78,16 @@ fn timely_config(opts: &RunOptions) -> Result<timely::Config, EngineError> {
     }
     let addresses = match &opts.hostfile {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                EngineError::Usage(format!("cannot read hostfile `{}`: {e}", path.display()))
-            })?;
+            // A host per line: 1 MiB is thousands of hosts, and bounds
+            // what a wrong path (a device, a huge file) can cost.
+            let mut text = String::new();
+            std::fs::File::open(path)
+                .and_then(|f| {
+                    std::io::Read::read_to_string(&mut std::io::Read::take(f, 1 << 20), &mut text)
+                })
+                .map_err(|e| {
+                    EngineError::Usage(format!("cannot read hostfile `{}`: {e}", path.display()))
+                })?;
             let hosts: Vec<String> = text
                 .lines()
                 .map(str::trim)
@@ -92,8 +99,11 @@ fn timely_config(opts: &RunOptions) -> Result<timely::Config, EngineError> {
                     .rsplit_once(':')
                     .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
                 if !valid {
+                    // Show a line of a wrong file only in part.
+                    let shown: String = host.chars().take(80).collect();
+                    let more = if shown.len() < host.len() { "..." } else { "" };
                     return Err(EngineError::Usage(format!(
-                        "{}:{}: expected host:port, found `{host}`",
+                        "{}:{}: expected host:port, found `{shown}`{more}",
                         path.display(),
                         i + 1
                     )));
@@ -251,6 +261,10 @@ fn build<'s>(
     let tick = pipeline.tick();
     // Sinks' consumption, which sources wait for when they run ahead.
     let consumed = timely::dataflow::ProbeHandle::new();
+    let redact = pipeline
+        .operators
+        .iter()
+        .any(|op| matches!(op.config, netanom_operators::OperatorConfig::Anonymize(_)));
     let mut flows: HashMap<String, Flow<'s>> = HashMap::new();
     for source in &pipeline.sources {
         let ctx = SourceContext {
@@ -259,6 +273,7 @@ fn build<'s>(
             stats: stats.clone(),
             consumed: consumed.clone(),
             checkpoints: checkpoints.clone(),
+            redact,
         };
         flows.insert(
             source.id.clone(),

@@ -508,3 +508,73 @@ mod tests {
         assert_eq!(format!("{:?}", CryptoPan::new(&k)), "CryptoPan(<key>)");
     }
 }
+
+/// Prefix preservation, the property Crypto-PAn exists for: two addresses
+/// that share their first n bits map to addresses that share exactly
+/// their first n bits, for any key, IPv4 and IPv6, cached or not.
+#[cfg(test)]
+mod prefix_properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn common_prefix_32(a: u32, b: u32) -> u32 {
+        (a ^ b).leading_zeros()
+    }
+
+    fn common_prefix_128(a: u128, b: u128) -> u32 {
+        (a ^ b).leading_zeros()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn v4_shared_prefix_length_is_kept(
+            key in proptest::array::uniform32(any::<u8>()),
+            a in any::<u32>(),
+            // b shares a's first `keep` bits and differs right after them.
+            keep in 0u32..=32,
+            tail in any::<u32>(),
+        ) {
+            let b = if keep == 32 {
+                a
+            } else {
+                let high = if keep == 0 { 0 } else { a & (u32::MAX << (32 - keep)) };
+                let flipped = (!a) & (1u32 << (31 - keep));
+                let low = if keep == 31 { 0 } else { tail & (u32::MAX >> (keep + 1)) };
+                high | flipped | low
+            };
+            prop_assert_eq!(common_prefix_32(a, b), keep);
+            let pan = CryptoPan::new(&key);
+            let (x, y) = (pan.anonymize_u32(a), pan.anonymize_u32(b));
+            prop_assert_eq!(common_prefix_32(x, y), keep, "{:08x} {:08x} -> {:08x} {:08x}", a, b, x, y);
+            let mut cached = Anonymizer::new(&key);
+            prop_assert_eq!(cached.anonymize_u32(a), x);
+            prop_assert_eq!(cached.anonymize_u32(b), y);
+        }
+
+        #[test]
+        fn v6_shared_prefix_length_is_kept(
+            key in proptest::array::uniform32(any::<u8>()),
+            a in any::<u128>(),
+            keep in 0u32..=128,
+            tail in any::<u128>(),
+        ) {
+            let b = if keep == 128 {
+                a
+            } else {
+                let high = if keep == 0 { 0 } else { a & (u128::MAX << (128 - keep)) };
+                let flipped = (!a) & (1u128 << (127 - keep));
+                let low = if keep == 127 { 0 } else { tail & (u128::MAX >> (keep + 1)) };
+                high | flipped | low
+            };
+            prop_assert_eq!(common_prefix_128(a, b), keep);
+            let pan = CryptoPan::new(&key);
+            let (x, y) = (pan.anonymize_u128(a), pan.anonymize_u128(b));
+            prop_assert_eq!(common_prefix_128(x, y), keep, "{:032x} {:032x}", a, b);
+            let mut cached = Anonymizer::new(&key);
+            prop_assert_eq!(cached.anonymize_u128(a), x);
+            prop_assert_eq!(cached.anonymize_u128(b), y);
+        }
+    }
+}

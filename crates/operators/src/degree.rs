@@ -164,6 +164,10 @@ impl DegreeConfig {
                             "slide",
                             format!("slide: must be greater than 0 and at most window ({size})"),
                         ));
+                    } else if let Some(m) =
+                        crate::windowing::overlap_problem("window", size.nanos(), slide.nanos())
+                    {
+                        problems.push(ConfigProblem::at("slide", m));
                     }
                 }
             }

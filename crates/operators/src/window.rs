@@ -67,6 +67,10 @@ impl WindowConfig {
                         self.size
                     ),
                 ));
+            } else if let Some(m) =
+                crate::windowing::overlap_problem("size", self.size.nanos(), slide.nanos())
+            {
+                problems.push(ConfigProblem::at("slide", m));
             }
         }
         for (i, field) in self.group_by.iter().enumerate() {

@@ -70,8 +70,11 @@ impl Ts {
         for (i, b) in frac.bytes().take(9).enumerate() {
             nanos += i64::from(b - b'0') * 10i64.pow(8 - i as u32);
         }
-        let total = secs.checked_mul(Self::NANOS_PER_SEC)?.checked_add(nanos)?;
-        Some(Ts(if negative { -total } else { total }))
+        // In i128: the most negative time has no positive counterpart.
+        let total = i128::from(secs) * i128::from(Self::NANOS_PER_SEC) + i128::from(nanos);
+        i64::try_from(if negative { -total } else { total })
+            .ok()
+            .map(Ts)
     }
 
     /// Appends the decimal-seconds form to `out`.

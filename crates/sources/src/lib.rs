@@ -52,6 +52,9 @@ pub struct SourceContext<'a> {
     pub consumed: timely::dataflow::ProbeHandle<Time>,
     /// Checkpoint bookkeeping, when the pipeline has a `state_dir`.
     pub checkpoints: Option<Arc<netanom_records::checkpoint::Checkpoints>>,
+    /// Anonymization is in the pipeline: bad-input reports must not quote
+    /// what they found (it may hold an address), only where and what kind.
+    pub redact: bool,
 }
 
 impl SourceConfig {

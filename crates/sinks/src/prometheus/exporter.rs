@@ -630,13 +630,7 @@ impl Exporter {
         let server = http::Server::start(listen, shared.clone())
             .map_err(|e| format!("{id}: cannot listen on {listen}: {e}"))?;
         let addr = server.addr();
-        if addr.ip().is_loopback() {
-            eprintln!("{id}: serving metrics on http://{addr}/metrics");
-        } else {
-            eprintln!(
-                "{id}: serving metrics on http://{addr}/metrics, reachable beyond this machine (listen is not a loopback address)"
-            );
-        }
+        eprintln!("{}", listen_notice(id, addr));
         Ok(Arc::new(Exporter {
             id: id.to_owned(),
             config: config.clone(),
@@ -716,5 +710,17 @@ impl Exporter {
 impl Drop for Exporter {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// The line printed when the endpoint starts; it says so when the
+/// address is reachable from other machines (not loopback).
+pub(crate) fn listen_notice(id: &str, addr: SocketAddr) -> String {
+    if addr.ip().is_loopback() {
+        format!("{id}: serving metrics on http://{addr}/metrics")
+    } else {
+        format!(
+            "{id}: serving metrics on http://{addr}/metrics, reachable beyond this machine (listen is not a loopback address)"
+        )
     }
 }

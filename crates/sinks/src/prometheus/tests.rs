@@ -287,3 +287,23 @@ fn scored_series_exist_at_zero_and_clusters_stay_bounded() {
         "3 + 4 + 5: {clusters:?}"
     );
 }
+
+/// Without `listen` the endpoint is on loopback; any other address is
+/// announced as reachable from other machines (checked on the message, so
+/// the test binds nothing beyond loopback).
+#[test]
+fn binds_loopback_by_default_and_says_so_otherwise() {
+    let default: SocketAddr = PrometheusConfig::default().listen_addr().unwrap();
+    assert!(default.ip().is_loopback(), "{default}");
+    for local in ["127.0.0.1:9898", "[::1]:9898"] {
+        let notice = super::exporter::listen_notice("m", local.parse().unwrap());
+        assert!(!notice.contains("beyond"), "{notice}");
+    }
+    for open in ["0.0.0.0:9898", "[::]:9898", "192.0.2.7:9898"] {
+        let notice = super::exporter::listen_notice("m", open.parse().unwrap());
+        assert!(
+            notice.contains("reachable beyond this machine (listen is not a loopback address)"),
+            "{notice}"
+        );
+    }
+}

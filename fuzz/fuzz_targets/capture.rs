@@ -1,0 +1,8 @@
+//! cargo-fuzz target `capture`: see [`entries::capture`].
+#![no_main]
+
+#[path = "../entries.rs"]
+#[allow(dead_code)]
+mod entries;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| entries::capture(data));

@@ -1,0 +1,8 @@
+//! cargo-fuzz target `config`: see [`entries::config`].
+#![no_main]
+
+#[path = "../entries.rs"]
+#[allow(dead_code)]
+mod entries;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| entries::config(data));
