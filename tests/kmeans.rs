@@ -61,8 +61,25 @@ fn auc(pos: &[f64], neg: &[f64]) -> f64 {
 
 #[test]
 fn scan_detect_flags_each_attack_and_little_else() {
+    check_scan_detect(&[], "");
+}
+
+#[test]
+fn scan_detect_in_three_principal_components_still_flags_each_attack() {
+    // 5 feature slots projected on 3 principal components of the warmup.
+    check_scan_detect(&["--set", "scans.pca=3"], "; pca 3");
+}
+
+/// Runs pipelines/scan-detect.yaml (with `extra` arguments) on the sample
+/// and checks each labelled attack raises an alert, with at most 1% of
+/// normal rows flagged; prints the figures.
+fn check_scan_detect(extra: &[&str], label: &str) {
     let dir = TempDir::new("scan-detect");
-    let (out, files) = run_into(&root().join("pipelines/scan-detect.yaml"), dir.path(), &[]);
+    let (out, files) = run_into(
+        &root().join("pipelines/scan-detect.yaml"),
+        dir.path(),
+        extra,
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
     let scored = &files
         .iter()
@@ -101,7 +118,7 @@ fn scan_detect_flags_each_attack_and_little_else() {
         .iter()
         .map(|r| r[score].parse().unwrap_or(0.0))
         .collect();
-    println!("features: log1p(count), log1p(distinct_dsts), log1p(distinct_dports), log1p(syn_count), len_avg; 250 ms windows by src; k = 4, warmup 50, threshold farthest 1");
+    println!("features: log1p(count), log1p(distinct_dsts), log1p(distinct_dports), log1p(syn_count), len_avg; 250 ms windows by src; k = 4, warmup 50, threshold farthest 1{label}");
     for (name, addr) in &attacks {
         let alerts = rows
             .iter()
@@ -545,4 +562,46 @@ fn scan_detect_generated_flags_the_scan_and_the_flood() {
         100.0 * rate
     );
     assert!(rate <= 0.01, "false-alarm rate {rate}");
+}
+
+#[test]
+fn a_pca_model_saved_in_train_mode_is_loaded_and_applied_in_score_mode() {
+    let dir = TempDir::new("kmeans-pca-model");
+    let model = dir.join("model.json");
+    let p = root().join("pipelines/scan-detect.yaml");
+    let set_model = format!("scans.model_path={}", model.display());
+    let (out, train) = run_into(
+        &p,
+        dir.path(),
+        &["--set", "scans.pca=3", "--set", &set_model],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&model).expect("model saved")).expect("json");
+    assert_eq!(saved["pca"]["n"], 3);
+    assert_eq!(saved["centroids"][0].as_array().map(Vec::len), Some(3));
+    let scored_dir = TempDir::new("kmeans-pca-score");
+    let (out, scored) = run_into(
+        &p,
+        scored_dir.path(),
+        &[
+            "--set",
+            "scans.pca=3",
+            "--set",
+            &set_model,
+            "--set",
+            "scans.mode=score",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+    // The final model scores every row; the train run scored each with the
+    // model of its time: same rows, same columns, finite distances.
+    let (h1, r1) = scored_rows(&train);
+    let (h2, r2) = scored_rows(&scored);
+    assert_eq!(h1, h2);
+    assert_eq!(r1.len(), r2.len());
+    let d = h2.iter().position(|h| h == "distance").expect("distance");
+    assert!(r2
+        .iter()
+        .all(|r| r[d].parse::<f64>().is_ok_and(f64::is_finite)));
 }

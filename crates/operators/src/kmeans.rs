@@ -16,6 +16,7 @@
 //! flow control never waits for the operator.
 
 use crate::kmeans_model::{Batch, Model};
+use crate::kmeans_pca::Pca;
 use crate::kmeans_store::{self, Loaded, SavedModel};
 use netanom_records::checkpoint::Checkpoints;
 use netanom_records::doc::ConfigProblem;
@@ -95,6 +96,11 @@ pub struct KmeansConfig {
     #[serde(default)]
     #[describe(ty = "train | score")]
     pub mode: Mode,
+    /// Cluster in the first N principal components of the (standardized)
+    /// feature slots instead of all of them, fitted on the warmup sample
+    /// (the notebook's "fewer dimensions"); leave out for none.
+    #[serde(default)]
+    pub pca: Option<usize>,
 }
 
 /// The `mode` option.
@@ -320,6 +326,26 @@ impl KmeansConfig {
                 ))
             }
             _ => {}
+        }
+        if let Some(n) = self.pca {
+            // One-hot features have as many slots as warmup shows values:
+            // then only the upper bound of numeric slots is known here.
+            let numeric = self
+                .resolve()
+                .map(|f| {
+                    f.iter()
+                        .all(|f| !matches!(f, Feature::OneHot(_)))
+                        .then_some(f.len())
+                })
+                .unwrap_or(None);
+            if n == 0 {
+                problems.push(ConfigProblem::at("pca", "pca: must be at least 1"));
+            } else if let Some(d) = numeric.filter(|&d| n > d) {
+                problems.push(ConfigProblem::at(
+                    "pca",
+                    format!("pca: {n} components from {d} features; give 1 to {d}"),
+                ));
+            }
         }
         if self.n_init == 0 || self.n_init > 1000 {
             problems.push(ConfigProblem::at(
@@ -594,6 +620,8 @@ struct SnapshotRef<'a, R> {
 #[derive(Serialize, Deserialize)]
 struct Running {
     model: Model,
+    /// `pca: N`: the projection from feature slots to the model's space.
+    pca: Option<Pca>,
     /// Per one-hot feature (in feature order), its categories.
     vocab: Vec<Vec<String>>,
     batch: Batch,
@@ -639,6 +667,7 @@ impl<R: Record> State<R> {
         let batch = Batch::new(&loaded.model);
         self.model = Some(Running {
             model: loaded.model,
+            pca: loaded.pca,
             vocab: loaded.vocab,
             batch,
             threshold: loaded.threshold,
@@ -661,6 +690,7 @@ impl<R: Record> State<R> {
             &self.features,
             &run.vocab,
             &run.model,
+            run.pca.as_ref(),
             run.threshold,
             self.config.threshold_rule(),
             self.config.seed,
@@ -688,13 +718,22 @@ impl<R: Record> State<R> {
             return Ok(Vec::new());
         };
         let d = run.model.dims();
+        let mut raw = vec![0.0; dims(features, &run.vocab)];
         let mut x = vec![0.0; d];
         let mut scratch = vec![0.0; d];
         let mut out = Vec::with_capacity(records.len());
         let threshold = run.threshold;
+        // The record's point in the model's space.
+        let point = |r: &R, raw: &mut [f64], x: &mut [f64], run: &Running| {
+            extract(features, &run.vocab, r, raw);
+            match &run.pca {
+                Some(p) => p.project(raw, x),
+                None => x.copy_from_slice(raw),
+            }
+        };
         if self.frozen {
             for r in records {
-                extract(features, &run.vocab, &r, &mut x);
+                point(&r, &mut raw, &mut x, run);
                 run.model.standardize(&x, &mut scratch);
                 let (cluster, distance) = run.model.nearest(&scratch);
                 out.push(scored(r, cluster, distance, threshold));
@@ -702,7 +741,7 @@ impl<R: Record> State<R> {
             return Ok(out);
         }
         for r in records {
-            extract(features, &run.vocab, &r, &mut x);
+            point(&r, &mut raw, &mut x, run);
             let (cluster, distance) = run.model.score_and_add(&x, &mut scratch, &mut run.batch);
             out.push(scored(r, cluster, distance, threshold));
         }
@@ -734,6 +773,17 @@ impl<R: Record> State<R> {
             extract(&self.features, &vocab, r, row);
         }
         let c = &self.config;
+        let (pca, data, d) = match c.pca {
+            Some(n) => {
+                let p = Pca::fit(&data, d, n)?;
+                let mut projected = vec![0.0; warm.len() * n];
+                for (row, out) in data.chunks_exact(d).zip(projected.chunks_exact_mut(n)) {
+                    p.project(row, out);
+                }
+                (Some(p), projected, n)
+            }
+            None => (None, data, d),
+        };
         let model = Model::train(&data, d, c.k, c.seed, c.n_init, c.max_iter)?;
         let mut scratch = vec![0.0; d];
         let distances: Vec<(usize, f64)> = data
@@ -770,6 +820,7 @@ impl<R: Record> State<R> {
             .collect();
         self.model = Some(Running {
             model,
+            pca,
             vocab,
             batch,
             threshold,

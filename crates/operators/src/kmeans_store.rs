@@ -5,6 +5,7 @@
 
 use crate::kmeans::Feature;
 use crate::kmeans_model::{Model, Parts};
+use crate::kmeans_pca::Pca;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -45,6 +46,10 @@ pub struct SavedModel {
     pub mean: Vec<f64>,
     /// Per feature slot, the standardization variance.
     pub variance: Vec<f64>,
+    /// `pca: N`: the projection the centroids live in (then they have
+    /// `N` coordinates, in projected units).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pca: Option<Pca>,
     /// The centroids, in raw feature units, one list per centroid.
     pub centroids: Vec<Vec<f64>>,
     /// The weight (decayed count) of each centroid.
@@ -71,6 +76,8 @@ pub struct Loaded {
     pub vocab: Vec<Vec<String>>,
     /// The anomaly threshold on the distance.
     pub threshold: f64,
+    /// The projection of `pca: N`, if any.
+    pub pca: Option<Pca>,
 }
 
 impl SavedModel {
@@ -79,6 +86,7 @@ impl SavedModel {
         features: &[Feature],
         vocab: &[Vec<String>],
         model: &Model,
+        pca: Option<&Pca>,
         threshold: f64,
         threshold_rule: String,
         seed: u64,
@@ -96,6 +104,7 @@ impl SavedModel {
             records: p.n,
             mean: p.mean,
             variance: p.variance,
+            pca: pca.cloned(),
             centroids: p.centers.chunks(p.d.max(1)).map(<[f64]>::to_vec).collect(),
             weights: p.weights,
         }
@@ -130,7 +139,20 @@ impl SavedModel {
                 self.categories.len()
             ));
         }
-        let d = crate::kmeans::dims(features, &self.categories);
+        let slots = crate::kmeans::dims(features, &self.categories);
+        let d = match &self.pca {
+            Some(p) => {
+                p.check()?;
+                if p.d != slots {
+                    return Err(format!(
+                        "pca: the projection takes {} feature slots, the features give {slots}",
+                        p.d
+                    ));
+                }
+                p.n
+            }
+            None => slots,
+        };
         if self.centroids.len() != self.k || self.centroids.iter().any(|c| c.len() != d) {
             return Err(format!(
                 "the centroids are not k ({}) lists of {d} numbers",
@@ -153,6 +175,7 @@ impl SavedModel {
             model,
             vocab: self.categories,
             threshold: self.threshold,
+            pca: self.pca,
         })
     }
 }

@@ -10,6 +10,7 @@ pub mod cryptopan;
 pub mod degree;
 pub mod kmeans;
 pub mod kmeans_model;
+pub mod kmeans_pca;
 pub mod kmeans_store;
 pub mod motif;
 pub mod window;
