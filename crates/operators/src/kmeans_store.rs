@@ -233,7 +233,7 @@ mod tests {
             1.0, 1.0, 0.0, 0.0, 1.1, 0.0, 1.0, 0.0, 5.0, 1.0, 0.0, 0.0, 5.2, 0.0, 0.0, 1.0,
         ];
         let model = Model::train(&data, 4, 2, 3, 2, 50).unwrap_or_else(|e| panic!("{e}"));
-        let saved = SavedModel::new(&features, &vocab, &model, 1.5, "value 1.5".into(), 3);
+        let saved = SavedModel::new(&features, &vocab, &model, None, 1.5, "value 1.5".into(), 3);
         (features, saved)
     }
 
