@@ -7,6 +7,7 @@ mod bad_input;
 mod cli;
 mod corpus;
 mod degree;
+mod generate;
 mod graph;
 mod kmeans;
 mod motif;

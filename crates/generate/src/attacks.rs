@@ -164,7 +164,7 @@ impl Attacks {
             0,
             None,
         );
-        let x_sport = rng.range(49152, 65535) as u16;
+        let x_sport = rng.ephemeral_port();
         let x_fwd = w.dir(
             &mut rng,
             ex,

@@ -65,6 +65,18 @@ impl Rng {
         lo + self.below((hi - lo + 1) as usize) as u32
     }
 
+    /// A client port in 49152..=65535, skipping ports tshark dissects as
+    /// something else whatever the payload (54328: Elasticsearch discovery).
+    #[inline]
+    pub(crate) fn ephemeral_port(&mut self) -> u16 {
+        loop {
+            let p = self.range(49152, 65535) as u16;
+            if p != 54328 {
+                return p;
+            }
+        }
+    }
+
     /// True with probability `p`.
     #[inline]
     pub(crate) fn chance(&mut self, p: f64) -> bool {

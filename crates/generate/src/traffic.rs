@@ -300,7 +300,7 @@ impl Tls {
     fn new(w: &World, rng: &mut Rng) -> Tls {
         let c = w.client(rng);
         let (s, v6) = w.server_for(rng, c);
-        let sp = rng.range(49152, 65535) as u16;
+        let sp = rng.ephemeral_port();
         Tls {
             c: w.dir(rng, c, s, v6, frame::TCP, sp, 443, None),
             s: w.dir(rng, s, c, v6, frame::TCP, 443, sp, None),
@@ -542,7 +542,7 @@ impl Quic {
     fn new(w: &World, rng: &mut Rng) -> Quic {
         let c = w.client(rng);
         let (s, v6) = w.server_for(rng, c);
-        let sp = rng.range(49152, 65535) as u16;
+        let sp = rng.ephemeral_port();
         Quic {
             c: w.dir(rng, c, s, v6, frame::UDP, sp, 443, None),
             s: w.dir(rng, s, c, v6, frame::UDP, 443, sp, None),
@@ -677,7 +677,7 @@ impl Dns {
     fn new(w: &World, rng: &mut Rng) -> Dns {
         let c = w.client(rng);
         let v6 = w.hosts[c].v6.is_some() && rng.chance(0.3);
-        let sp = rng.range(49152, 65535) as u16;
+        let sp = rng.ephemeral_port();
         let x = rng.f64();
         Dns {
             c: w.dir(rng, c, world::GATEWAY, v6, frame::UDP, sp, 53, None),
@@ -785,7 +785,7 @@ impl Simple {
             };
         }
         let c = w.client(rng);
-        let sp = rng.range(49152, 65535) as u16;
+        let sp = rng.ephemeral_port();
         Simple {
             d: w.dir(rng, c, world::SSDP, false, frame::UDP, sp, 1900, Some(4)),
             left: 1 + rng.below(3) as u8,
