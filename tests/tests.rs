@@ -5,6 +5,7 @@ mod util;
 mod anonymize;
 mod bad_input;
 mod cli;
+mod cluster;
 mod corpus;
 mod degree;
 mod generate;
