@@ -37,7 +37,8 @@ fn pipeline(dir: &TempDir, capture: &Path, out: &Path) -> PathBuf {
              graph: {{type: degree, inputs: [flows], window: 1s}}\n\
              sinks:\n  flows_out: {{type: file, inputs: [flows], path: {out}/flows.csv}}\n  \
              hosts_out: {{type: file, inputs: [hosts], path: {out}/hosts.jsonl}}\n  \
-             degrees_out: {{type: file, inputs: [graph], path: {out}/degrees.csv}}\n",
+             degrees_out: {{type: file, inputs: [graph], path: {out}/degrees.csv}}\n  \
+             parts_out: {{type: file, inputs: [flows], path: {out}/parts.csv, parallel: true}}\n",
             capture.display(),
             out = out.display()
         ),
