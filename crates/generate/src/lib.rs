@@ -281,9 +281,9 @@ pub fn generate(
     mut csv: Option<&mut dyn Write>,
     mut labels: Option<&mut dyn Write>,
 ) -> Result<Summary, GenerateError> {
-    if !(opts.rate.is_finite() && opts.rate > 0.0) {
+    if !(opts.rate.is_finite() && (1.0..=1e9).contains(&opts.rate)) {
         return Err(GenerateError::Options(format!(
-            "rate must be positive, not {}",
+            "rate must be from 1 to 1e9 packets/s, not {}",
             opts.rate
         )));
     }
@@ -291,6 +291,15 @@ pub fn generate(
     let mut world = world::World::new(&mut rng);
     let gap = 1e6 / opts.rate;
     let duration = (opts.packets as f64 * gap) as u64;
+    // pcap timestamps are 32-bit seconds: the capture (with room for the
+    // randomness of the gaps) must end before 2106.
+    let end = opts.start as f64 + 2.0 * duration as f64 / 1e6 + 3600.0;
+    if end >= f64::from(u32::MAX) {
+        return Err(GenerateError::Options(format!(
+            "start {} and {} packets at {} packets/s run past 2106, the end of 32-bit pcap time",
+            opts.start, opts.packets, opts.rate
+        )));
+    }
     let mut planned = Vec::new();
     for &(kind, at) in &opts.attacks {
         let t = match at {
@@ -361,7 +370,7 @@ pub fn generate(
                 match flows[i].next(w, &mut rng, &mut head, base_us + tn) {
                     Some(p) => {
                         let t = tn;
-                        tn += 1 + rng.exp(gap - 1.0) as u64;
+                        tn = tn.saturating_add(1 + rng.exp(gap - 1.0) as u64);
                         (p, t)
                     }
                     None => {

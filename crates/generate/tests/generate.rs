@@ -204,4 +204,20 @@ fn bad_rate_is_an_error_not_a_panic() {
         ..Options::default()
     };
     assert!(generate(&opts, Vec::new(), None, None).is_err());
+    for (start, rate) in [
+        (u64::MAX, 20_000.0),
+        (4_294_966_000, 20_000.0),
+        (0, 0.5),
+        (0, f64::NAN),
+    ] {
+        let opts = Options {
+            start,
+            rate,
+            ..Options::default()
+        };
+        assert!(
+            generate(&opts, Vec::new(), None, None).is_err(),
+            "start {start}, rate {rate}"
+        );
+    }
 }
