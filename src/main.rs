@@ -64,6 +64,60 @@ enum Command {
         #[arg(long)]
         markdown: bool,
     },
+    /// Writes synthetic, labelled traffic: a capture (pcap or pcapng), and
+    /// optionally its Wireshark CSV export and a labels file.
+    ///
+    /// A LAN of about 400 hosts (TLS, QUIC, DNS, mDNS, SSDP, NTP, ARP,
+    /// ICMP) with attacks injected at chosen times. The same options give
+    /// the same bytes.
+    Generate {
+        /// Packets to write (exactly).
+        #[arg(short = 'n', long)]
+        packets: u64,
+        /// The capture file to write (`.pcapng` gives pcapng unless
+        /// --format says otherwise).
+        #[arg(short, long)]
+        out: PathBuf,
+        /// Random seed.
+        #[arg(short, long, default_value_t = 1)]
+        seed: u64,
+        /// pcap or pcapng (default: from the extension).
+        #[arg(short, long, value_parser = commands::generate::parse_format)]
+        format: Option<netanom_generate::Format>,
+        /// Also write the Wireshark CSV export ("No.","Time","Source",
+        /// "Destination","Protocol","Length","Info"), what the csv source reads.
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+        /// The CSV's Time column: relative (seconds since the first packet,
+        /// Wireshark's default) or epoch.
+        #[arg(long, default_value = "relative", value_parser = commands::generate::parse_csv_time)]
+        csv_time: netanom_generate::CsvTime,
+        /// Also write the labels file: `No.,label` per packet (normal, vscan,
+        /// hscan, icmp_flood, dns_exfil).
+        #[arg(long, value_name = "FILE")]
+        labels: Option<PathBuf>,
+        /// Mean packets per second of traffic (event time).
+        #[arg(long, default_value_t = 20_000.0)]
+        rate: f64,
+        /// The first packet's time, seconds since the Unix epoch (default
+        /// 2024-03-01T12:00:00Z).
+        #[arg(long, default_value_t = 1_709_294_400)]
+        start: u64,
+        /// An attack to inject, KIND@TIME (repeatable). KIND: vscan
+        /// (vertical SYN scan), hscan (horizontal SYN sweep), icmp_flood,
+        /// dns_exfil. TIME: seconds after the first packet (12, 12.5s) or a
+        /// share of the capture (30%). Default: vscan@20% hscan@40%
+        /// icmp_flood@60% dns_exfil@80%. Attacks are scaled down in
+        /// captures shorter than a minute.
+        #[arg(long = "attack", value_name = "KIND@TIME", value_parser = commands::generate::parse_attack)]
+        attacks: Vec<(netanom_generate::AttackKind, netanom_generate::At)>,
+        /// Inject no attack.
+        #[arg(long, conflicts_with = "attacks")]
+        no_attacks: bool,
+        /// Print no summary.
+        #[arg(short, long)]
+        quiet: bool,
+    },
     /// Prints the wired dataflow of a pipeline.
     Graph {
         /// The pipeline file.
@@ -120,6 +174,41 @@ fn main() -> ExitCode {
             commands::plugins::plugins(name.as_deref(), markdown)
         }
         Command::Graph { pipeline, format } => commands::graph::graph(&pipeline, format),
+        Command::Generate {
+            packets,
+            out,
+            seed,
+            format,
+            csv,
+            csv_time,
+            labels,
+            rate,
+            start,
+            attacks,
+            no_attacks,
+            quiet,
+        } => commands::generate::generate(commands::generate::Args {
+            out,
+            options: netanom_generate::Options {
+                packets,
+                seed,
+                format: format.unwrap_or_default(),
+                rate,
+                start,
+                attacks: if no_attacks {
+                    Vec::new()
+                } else if attacks.is_empty() {
+                    netanom_generate::default_attacks()
+                } else {
+                    attacks
+                },
+                csv_time,
+            },
+            format,
+            csv,
+            labels,
+            quiet,
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! The subcommands.
 
+pub mod generate;
 pub mod graph;
 pub mod plugins;
 pub mod progress;

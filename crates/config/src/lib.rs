@@ -532,6 +532,15 @@ fn check_checkpoints(ck: &mut Checker<'_>, pipeline: &Pipeline) {
         }
     }
     for s in &pipeline.sinks {
+        if let SinkConfig::File(f) = &s.config {
+            if f.parallel {
+                ck.problem(
+                    &["sinks", &s.id, "parallel"],
+                    &s.id,
+                    "parallel: part files are not checkpointed; with state_dir, file sinks gather into one file",
+                );
+            }
+        }
         if let SinkConfig::Graph(_) = s.config {
             ck.problem(
                 &["sinks", &s.id],

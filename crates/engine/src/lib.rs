@@ -135,6 +135,76 @@ fn timely_config(opts: &RunOptions) -> Result<timely::Config, EngineError> {
     })
 }
 
+/// How long a cluster process waits for all the others to connect, unless
+/// `NETANOM_CONNECT_TIMEOUT` (seconds) says otherwise.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Whether a panic message is Timely's communication layer losing a peer:
+/// its network threads panic with "timely communication error: ..." when a
+/// socket to another process closes or fails, and workers then find their
+/// queues poisoned.
+fn is_peer_failure(message: &str) -> bool {
+    message.contains("timely communication error") || message.contains("MergeQueue poisoned")
+}
+
+/// In cluster mode, a peer that dies makes Timely's network threads panic
+/// while workers may be parked waiting for data that will never come: the
+/// process would hang, or end in a panic at shutdown. netanom turns that
+/// into a clear error and exit code 1 at once (outputs stay under
+/// `PATH.partial`). Also stops waiting for peers that never connect.
+fn watch_peers(opts: &RunOptions) -> Arc<std::sync::atomic::AtomicBool> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let process = opts.process;
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if is_peer_failure(message) {
+            eprintln!(
+                "netanom: process {process}: lost the connection to another process of the cluster \
+                 (did it die?): {message}; stopping, outputs left unfinished"
+            );
+            std::process::exit(1);
+        }
+        previous(info);
+    }));
+    let connected = Arc::new(AtomicBool::new(false));
+    let flag = connected.clone();
+    let timeout = std::env::var("NETANOM_CONNECT_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .map_or(CONNECT_TIMEOUT, Duration::from_secs);
+    let processes = opts.processes;
+    let spawned = std::thread::Builder::new()
+        .name("netanom-connect-watchdog".into())
+        .spawn(move || {
+            let deadline = Instant::now() + timeout;
+            while Instant::now() < deadline {
+                if flag.load(Ordering::Acquire) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            if !flag.load(Ordering::Acquire) {
+                eprintln!(
+                    "netanom: process {process}: the {processes} processes of the cluster did not \
+                     all connect within {} s; check the hostfile, that every process was started, \
+                     and that the ports are reachable",
+                    timeout.as_secs()
+                );
+                std::process::exit(1);
+            }
+        });
+    if let Err(e) = spawned {
+        eprintln!("netanom: cannot start the connection watchdog: {e}");
+    }
+    connected
+}
+
 /// Runs `pipeline` to completion.
 pub fn run(pipeline: Pipeline, opts: &RunOptions) -> Result<RunSummary, EngineError> {
     run_with_stats(pipeline, opts, Stats::new())
@@ -148,6 +218,7 @@ pub fn run_with_stats(
     stats: Arc<Stats>,
 ) -> Result<RunSummary, EngineError> {
     let config = timely_config(opts)?;
+    let connected = (opts.processes > 1).then(|| watch_peers(opts));
     // Metrics endpoints, before the dataflow (a port in use fails early).
     let monitors = monitor::Monitors::start(&pipeline, &stats, opts)?;
     let worker_monitors = monitors.clone();
@@ -157,6 +228,10 @@ pub fn run_with_stats(
     let started = Instant::now();
     let worker_stats = stats.clone();
     let guards = timely::execute(config, move |worker| {
+        if let Some(flag) = &connected {
+            // Workers start once every process has connected.
+            flag.store(true, std::sync::atomic::Ordering::Release);
+        }
         let pipeline = pipeline.clone();
         let stats = worker_stats.clone();
         let monitors = &worker_monitors;

@@ -33,6 +33,13 @@ pub struct FileConfig {
     /// from `kmeans`); other kinds have no such field and write nothing.
     #[serde(default)]
     pub only_anomalies: bool,
+    /// Every worker (of every process) writes its own records to its own
+    /// part, `PATH.partN` (N: the worker's index among all workers, from
+    /// 0), instead of gathering everything into one file; each part is in
+    /// event-time, then key order. Parts of an earlier run with more
+    /// workers are removed.
+    #[serde(default)]
+    pub parallel: bool,
 }
 
 /// An output encoding.
@@ -83,6 +90,10 @@ impl FileConfig {
         stats: Arc<Stats>,
         checkpoints: Option<Arc<Checkpoints>>,
     ) -> crate::Consumed<'s> {
+        if self.parallel {
+            let (format, only) = (self.format(), self.only_anomalies);
+            return crate::parts::build(name, input, &self.path, format, only, fields, stats);
+        }
         let component = stats.component(name);
         let writer = if input.scope().index() == 0 {
             let committed = checkpoints
@@ -209,7 +220,7 @@ fn partial_name(path: &Path) -> PathBuf {
 }
 
 /// A file being written under its temporary name.
-struct Writer {
+pub(crate) struct Writer {
     out: std::io::BufWriter<File>,
     tmp: PathBuf,
     path: PathBuf,
@@ -273,7 +284,7 @@ impl Writer {
         })
     }
 
-    fn create(path: &Path, format: Format, fields: &[Field]) -> std::io::Result<Writer> {
+    pub(crate) fn create(path: &Path, format: Format, fields: &[Field]) -> std::io::Result<Writer> {
         let with_path = |e: std::io::Error| {
             std::io::Error::new(e.kind(), format!("cannot write `{}`: {e}", path.display()))
         };
@@ -298,7 +309,7 @@ impl Writer {
         Ok(writer)
     }
 
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+    pub(crate) fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.out.write_all(bytes).map_err(|e| self.error(e))?;
         self.len += bytes.len() as u64;
         Ok(())
@@ -316,7 +327,7 @@ impl Writer {
     }
 
     /// Flushes, syncs and renames to the final name.
-    fn finish(mut self) -> std::io::Result<()> {
+    pub(crate) fn finish(mut self) -> std::io::Result<()> {
         self.out.flush().map_err(|e| self.error(e))?;
         self.out.get_ref().sync_all().map_err(|e| self.error(e))?;
         std::fs::rename(&self.tmp, &self.path).map_err(|e| {

@@ -9,6 +9,7 @@ pub mod console;
 pub mod file;
 mod gather;
 pub mod graph;
+pub mod parts;
 pub mod prometheus;
 
 pub use console::ConsoleConfig;
