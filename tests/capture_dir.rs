@@ -555,13 +555,14 @@ fn follow_live(name: &str, tool: &str, args: &[&str], port: u16) {
         .expect("tcpdump runs");
     std::thread::sleep(Duration::from_millis(700));
     let follow_out = t.join("follow");
-    let p = pipeline(
-        &t,
-        "follow.yaml",
-        &caps,
-        &follow_out,
-        "    idle_advance: 500ms",
+    // With a state_dir, a stop writes only windows that are complete: the
+    // last ones are there only if idle_advance closed them once the
+    // capture went quiet.
+    let state = format!(
+        "    idle_advance: 500ms\n    state_dir: {}",
+        t.join("state").display()
     );
+    let p = pipeline(&t, "follow.yaml", &caps, &follow_out, &state);
     let follower = spawn(&p, &["-w", "2"]);
     send_udp(port, 12_000, 4_000);
     std::thread::sleep(Duration::from_millis(500));
@@ -569,8 +570,28 @@ fn follow_live(name: &str, tool: &str, args: &[&str], port: u16) {
         .args(["-INT", &tcpdump.id().to_string()])
         .status();
     let _ = tcpdump.wait();
-    // Idle: event time advances and the last windows close; then stop.
-    std::thread::sleep(Duration::from_millis(2500));
+    // Idle: event time advances with the clock (after out_of_order,
+    // idle_advance and the read lag) and the last windows close and are
+    // committed; then stop.
+    let stopped = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let committed = || {
+        std::fs::read_to_string(t.join("state/checkpoint.json"))
+            .ok()
+            .and_then(|c| {
+                let v: serde_json::Value = serde_json::from_str(&c).ok()?;
+                v["before"].as_u64()
+            })
+            .unwrap_or(0)
+    };
+    // The longest window (degree, 5 s) ends at most 5 s after the last
+    // packet and is emitted a tick later.
+    while committed() < (stopped + 7) * 1_000_000_000 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let _ = Command::new("kill")
         .args(["-INT", &follower.id().to_string()])
         .status();
