@@ -3,7 +3,7 @@
 //! and counts and reports bad input.
 
 use crate::clock::{Assignment, FileClock};
-use crate::flow_control::FlowControl;
+use crate::flow_control::{send, FlowControl};
 use netanom_records::stats::{BadInput, ComponentStats};
 use netanom_records::{Packet, Time, Ts};
 use std::collections::VecDeque;
@@ -149,20 +149,7 @@ pub(crate) fn file_source<'s, R: RecordReader>(
                     return;
                 }
                 let mut flush = |buf: &mut Vec<Packet>, time: Time| {
-                    if buf.is_empty() {
-                        return;
-                    }
-                    let at = held.try_delayed(&time).unwrap_or_else(|| held.clone());
-                    ComponentStats::add(&stats.records_out, buf.len() as u64);
-                    if let Some(last) = buf.last() {
-                        stats.saw(last.ts.0);
-                    }
-                    ComponentStats::add(
-                        &stats.bytes,
-                        buf.iter().map(|p| u64::from(p.length)).sum(),
-                    );
-                    output.session(&at).give_container(buf);
-                    buf.clear();
+                    send(&stats, held, output, buf, time);
                 };
                 let mut budget = BUDGET;
                 while budget > 0 {

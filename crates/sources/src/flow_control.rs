@@ -1,8 +1,40 @@
 //! Flow control for sources: Timely has no backpressure, so a source does
-//! not read while it is far ahead of what the sinks have consumed.
+//! not read while it is far ahead of what the sinks have consumed; and
+//! [`send`], how every source hands a batch of packets on.
 
-use netanom_records::Time;
+use netanom_records::stats::ComponentStats;
+use netanom_records::{Packet, Time};
+use timely::dataflow::operators::Capability;
 use timely::scheduling::Activator;
+
+/// A source operator's output.
+pub(crate) type Output<'a> = timely::dataflow::operators::generic::OutputBuilderSession<
+    'a,
+    Time,
+    timely::container::CapacityContainerBuilder<Vec<Packet>>,
+>;
+
+/// Sends `buf` (packets of Timely time `time`, at or after the held
+/// capability's) and counts them; leaves `buf` empty.
+pub(crate) fn send(
+    stats: &ComponentStats,
+    held: &Capability<Time>,
+    output: &mut Output<'_>,
+    buf: &mut Vec<Packet>,
+    time: Time,
+) {
+    if buf.is_empty() {
+        return;
+    }
+    let at = held.try_delayed(&time).unwrap_or_else(|| held.clone());
+    ComponentStats::add(&stats.records_out, buf.len() as u64);
+    if let Some(last) = buf.last() {
+        stats.saw(last.ts.0);
+    }
+    ComponentStats::add(&stats.bytes, buf.iter().map(|p| u64::from(p.length)).sum());
+    output.session(&at).give_container(buf);
+    buf.clear();
+}
 
 /// How many ticks of event time a source may run ahead of the sinks'
 /// progress. One tick leaves the pipeline idle between ticks (measured: 1M

@@ -11,7 +11,7 @@ use super::listing::{self, FirstTsCache, Key, Listed, Order, FINGERPRINT_BYTES};
 use super::position::{Mark, Point};
 use super::CaptureDirConfig;
 use crate::clock::FileClock;
-use crate::flow_control::FlowControl;
+use crate::flow_control::{send, FlowControl, Output};
 use crate::SourceContext;
 use netanom_capture::{CaptureError, CaptureReader, ErrorKind, Next};
 use netanom_records::checkpoint::Checkpoints;
@@ -294,7 +294,7 @@ impl Tailer {
                     packet.info.clear();
                     netanom_dissect::dissect(frame.linktype, frame.data, packet);
                     if time != self.buf_time || self.buf.len() >= BATCH {
-                        flush(&self.stats, held, output, &mut self.buf, self.buf_time);
+                        send(&self.stats, held, output, &mut self.buf, self.buf_time);
                         self.buf_time = time;
                     }
                     self.buf.push(std::mem::take(&mut self.packet));
@@ -346,7 +346,7 @@ impl Tailer {
                 more = true;
             }
         }
-        flush(&self.stats, held, output, &mut self.buf, self.buf_time);
+        send(&self.stats, held, output, &mut self.buf, self.buf_time);
         if !more {
             self.idle_advance();
         }
@@ -641,32 +641,6 @@ fn changed_in_place(cur: &Open) -> Option<&'static str> {
         }
         _ => None,
     }
-}
-
-type Output<'a> = timely::dataflow::operators::generic::OutputBuilderSession<
-    'a,
-    Time,
-    timely::container::CapacityContainerBuilder<Vec<Packet>>,
->;
-
-fn flush(
-    stats: &ComponentStats,
-    held: &Capability<Time>,
-    output: &mut Output<'_>,
-    buf: &mut Vec<Packet>,
-    time: Time,
-) {
-    if buf.is_empty() {
-        return;
-    }
-    let at = held.try_delayed(&time).unwrap_or_else(|| held.clone());
-    ComponentStats::add(&stats.records_out, buf.len() as u64);
-    if let Some(last) = buf.last() {
-        stats.saw(last.ts.0);
-    }
-    ComponentStats::add(&stats.bytes, buf.iter().map(|p| u64::from(p.length)).sum());
-    output.session(&at).give_container(buf);
-    buf.clear();
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> serde_json::Value {
