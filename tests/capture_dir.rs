@@ -419,6 +419,17 @@ fn a_damaged_or_foreign_checkpoint_is_a_clear_error() {
     );
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("different pipeline"), "{stderr}");
+    // Valid JSON, but not a position: refused, and no checkpoint is
+    // written over it.
+    let mut v: serde_json::Value = serde_json::from_str(&good).expect("json");
+    v["sources"]["capture"]["replay"] = serde_json::json!({"what": 1});
+    let bad = serde_json::to_string(&v).expect("json");
+    std::fs::write(&ckpt, &bad).expect("write");
+    let (code, stderr) = finish(spawn(&p, &[]), Duration::from_secs(60));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("position is damaged"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&ckpt).expect("kept"), bad);
+    std::fs::write(&ckpt, &good).expect("restore");
     // An output changed behind netanom's back is not silently extended.
     std::fs::write(out.join("flows.csv"), "x\n").expect("clobber");
     let (code, stderr) = finish(spawn(&p, &[]), Duration::from_secs(60));

@@ -250,7 +250,9 @@ pub fn run_with_stats(
             .unwrap_or(Duration::from_secs(1));
         while worker.has_dataflows() {
             worker.step_or_park(None);
-            if let Some(c) = &committer {
+            // After a failure nothing more is committed: the last good
+            // checkpoint stays, and a restart redoes what came after it.
+            if let Some(c) = committer.as_ref().filter(|_| !stats.failed()) {
                 let settled = consumed.with_frontier(|f| f.first().copied());
                 if let Err(e) = c.commit(settled, interval, false) {
                     stats.fail(e.to_string());
@@ -258,7 +260,7 @@ pub fn run_with_stats(
                 }
             }
         }
-        if let Some(c) = &committer {
+        if let Some(c) = committer.as_ref().filter(|_| !stats.failed()) {
             if let Err(e) = c.commit(None, interval, true) {
                 stats.fail(e.to_string());
             }

@@ -145,6 +145,15 @@ impl Stats {
             .push(message);
     }
 
+    /// Whether anything failed (cheaper than [`Stats::failures`]).
+    pub fn failed(&self) -> bool {
+        !self
+            .failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+    }
+
     /// The failures recorded so far.
     pub fn failures(&self) -> Vec<String> {
         self.failures

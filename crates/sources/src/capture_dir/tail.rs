@@ -150,18 +150,25 @@ impl Tailer {
         if let Some(saved) = saved {
             match serde_json::from_value::<Point>(saved.replay) {
                 Ok(p) => resume = Some(p),
-                Err(e) => ctx.stats.fail(format!(
-                    "{}: the checkpoint's position is damaged ({e}); move state_dir away to start over",
-                    ctx.id
-                )),
+                Err(e) => {
+                    // Reading from the start would write rows twice: stop.
+                    ctx.stats.fail(format!(
+                        "{}: the checkpoint's position is damaged ({e}); move state_dir away to start over",
+                        ctx.id
+                    ));
+                    netanom_records::shutdown::request();
+                }
             }
             for m in saved.marks {
                 match serde_json::from_value::<Mark>(m) {
                     Ok(m) => marks.push_back(m),
-                    Err(e) => ctx.stats.fail(format!(
-                        "{}: a checkpoint mark is damaged ({e}); move state_dir away to start over",
-                        ctx.id
-                    )),
+                    Err(e) => {
+                        ctx.stats.fail(format!(
+                            "{}: a checkpoint mark is damaged ({e}); move state_dir away to start over",
+                            ctx.id
+                        ));
+                        netanom_records::shutdown::request();
+                    }
                 }
             }
         }
