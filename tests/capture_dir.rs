@@ -365,6 +365,43 @@ fn sigint_checkpoints_and_the_next_run_resumes_exactly() {
 }
 
 #[test]
+fn a_follow_run_writes_its_kmeans_model_at_checkpoints() {
+    let t = TempDir::new("cdir-model");
+    split_pcap(&root().join("samples/quickstart.pcap"), 3, &t.join("caps"));
+    let model = t.join("model.json");
+    let p = t.write(
+        "p.yaml",
+        &format!(
+            "sources:
+  capture: {{type: capture_dir, path: {caps}, state_dir: {state}, checkpoint_interval: 30ms, idle_advance: 200ms}}
+operators:
+  by_src: {{type: window, inputs: [capture], size: 250ms, group_by: [src]}}
+  scans: {{type: kmeans, inputs: [by_src], k: 4, warmup: 50, features: [count, distinct_dports], threshold: {{farthest: 1}}, model_path: {model}}}
+sinks:
+  scored: {{type: file, inputs: [scans], path: {out}}}
+",
+            caps = t.join("caps").display(),
+            state = t.join("state").display(),
+            model = model.display(),
+            out = t.join("scored.csv").display(),
+        ),
+    );
+    let mut child = spawn(&p, &[]);
+    // It follows forever: the model file must appear while it runs.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !model.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let saved: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&model).expect("model written while running"),
+    )
+    .expect("a JSON model");
+    assert_eq!(saved["centroids"].as_array().map(Vec::len), Some(4));
+}
+
+#[test]
 fn a_resumed_batch_run_continues_where_the_last_one_stopped() {
     let t = TempDir::new("cdir-resume");
     let parts = split_pcap(&root().join("samples/quickstart.pcap"), 4, &t.join("all"));

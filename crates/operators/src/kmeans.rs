@@ -85,8 +85,9 @@ pub struct KmeansConfig {
     #[serde(default = "default_max_iter")]
     pub max_iter: usize,
     /// A JSON model file: `train` writes it at the end of the run (the
-    /// model after the last update; `PATH.partial`, then a rename),
-    /// `score` reads it at the start.
+    /// model after the last update; `PATH.partial`, then a rename), and
+    /// with checkpoints (a `capture_dir` `state_dir`) after each
+    /// checkpoint too; `score` reads it at the start.
     #[serde(default)]
     pub model_path: Option<PathBuf>,
     /// `train`: warmup, then updates every tick. `score`: no warmup and
@@ -477,6 +478,7 @@ impl KmeansConfig {
                         None => {}
                     }
                     let mut hold: Option<Capability<Time>> = Some(cap);
+                    let mut saved_at_commit = 0u64;
                     let mut stash: BTreeMap<Time, (Capability<Time>, Vec<R>)> = BTreeMap::new();
                     let mut key = Vec::new();
                     move |(input, frontier), output| {
@@ -540,6 +542,17 @@ impl KmeansConfig {
                         if let Some(c) = &checkpoints {
                             let before = frontier.frontier().iter().min().copied();
                             c.operator_progress(&id, before.unwrap_or(Time::MAX));
+                            // A checkpoint was written since the model file
+                            // was: write the model too, so a long follow run
+                            // keeps a current model_path.
+                            let commits = c.commits();
+                            if commits > saved_at_commit && !failed {
+                                saved_at_commit = commits;
+                                if let Err(e) = state.save() {
+                                    stats.fail(format!("{id}: {e}"));
+                                    failed = true;
+                                }
+                            }
                         }
                         match frontier.frontier().iter().min() {
                             Some(&least) => {
