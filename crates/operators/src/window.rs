@@ -12,7 +12,6 @@ use netanom_records::time::to_time;
 use netanom_records::window::GROUPABLE;
 use netanom_records::{Addr, Duration, GroupKey, Packet, Time, Ts, WindowRecord};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
@@ -109,15 +108,19 @@ impl WindowConfig {
             exchange,
             name,
             move |_cap, _info| {
-                // Open windows by the Timely time they are emitted at.
-                let mut open: BTreeMap<Time, Emission> = BTreeMap::new();
-                // Groups seen in the last closed window: the next one is
-                // sized for as many, instead of growing step by step.
-                let mut expected_groups = 0usize;
+                // Open windows by the Timely time they are emitted at,
+                // earliest first (a handful: packets arrive about in order).
+                let mut open: Vec<Emission> = Vec::new();
+                // Windows and groups of the last emission: the next table
+                // is sized for as many, instead of growing step by step.
+                let mut expected = 0usize;
                 move |(input, frontier), output| {
                     input.for_each(|cap, batch| {
                         let now = cap.least().copied().unwrap_or_default();
                         let mut late = 0;
+                        // The emission of the previous packet: most packets
+                        // go to the same one.
+                        let mut last: Option<(Time, usize)> = None;
                         for packet in batch.drain(..) {
                             let key = spec.key(&packet);
                             spec.for_each_window(packet.ts, |start, end| {
@@ -127,17 +130,33 @@ impl WindowConfig {
                                     return;
                                 }
                                 let emit_at = crate::windowing::emit_time(end, tick);
-                                let emission = open.entry(emit_at).or_insert_with(|| Emission {
-                                    cap: cap.delayed(&emit_at, 0),
-                                    windows: BTreeMap::new(),
-                                });
-                                emission
-                                    .windows
-                                    .entry((start, end))
-                                    .or_insert_with(|| {
-                                        FxHashMap::with_capacity_and_hasher(expected_groups, Default::default())
-                                    })
-                                    .entry(key)
+                                let index = match last {
+                                    Some((at, i)) if at == emit_at => i,
+                                    _ => {
+                                        let i = match open.binary_search_by_key(&emit_at, |e| e.at) {
+                                            Ok(i) => i,
+                                            Err(i) => {
+                                                open.insert(
+                                                    i,
+                                                    Emission {
+                                                        at: emit_at,
+                                                        cap: cap.delayed(&emit_at, 0),
+                                                        groups: FxHashMap::with_capacity_and_hasher(
+                                                            expected,
+                                                            Default::default(),
+                                                        ),
+                                                    },
+                                                );
+                                                i
+                                            }
+                                        };
+                                        last = Some((emit_at, i));
+                                        i
+                                    }
+                                };
+                                open[index]
+                                    .groups
+                                    .entry(Slot { start, key })
                                     .or_default()
                                     .add(&packet, &spec);
                             });
@@ -146,22 +165,22 @@ impl WindowConfig {
                             ComponentStats::add(&stats.late, late);
                         }
                     });
-                    // Emit every window whose emission time the frontier has passed.
-                    while let Some(entry) = open.first_entry() {
-                        if frontier.less_than(entry.key()) {
-                            break;
-                        }
-                        let emission = entry.remove();
+                    // Emit every window whose emission time the frontier has
+                    // passed, in (window, group) order: the sinks' sort
+                    // then finds its input already sorted.
+                    while open.first().is_some_and(|e| !frontier.less_than(&e.at)) {
+                        let emission = open.remove(0);
+                        expected = emission.groups.len();
+                        let mut rows: Vec<(Slot, Acc)> = emission.groups.into_iter().collect();
+                        rows.sort_unstable_by(|(a, _), (b, _)| {
+                            a.start.cmp(&b.start).then_with(|| a.key.cmp(&b.key))
+                        });
                         let mut session = output.session(&emission.cap);
-                        let mut emitted = 0;
-                        for ((start, end), groups) in emission.windows {
-                            expected_groups = groups.len();
-                            for (key, acc) in groups {
-                                session.give(acc.finish(start, end, key, &spec));
-                                emitted += 1;
-                            }
+                        for (slot, acc) in rows {
+                            let end = Ts(slot.start.0.saturating_add(spec.size));
+                            session.give(acc.finish(slot.start, end, slot.key, &spec));
                         }
-                        ComponentStats::add(&stats.records_out, emitted);
+                        ComponentStats::add(&stats.records_out, expected as u64);
                     }
                 }
             },
@@ -171,8 +190,52 @@ impl WindowConfig {
 
 /// The windows emitted at one Timely time.
 struct Emission {
+    at: Time,
     cap: Capability<Time>,
-    windows: BTreeMap<(Ts, Ts), FxHashMap<GroupKey, Acc>>,
+    groups: FxHashMap<Slot, Acc>,
+}
+
+/// One window (by its start) and group: the aggregation table's key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Slot {
+    start: Ts,
+    key: GroupKey,
+}
+
+// A few multiply-rotate rounds over the fields' bits: the table is local
+// to this process, so interned symbols can be hashed as they are (routing
+// uses the stable hash instead).
+impl std::hash::Hash for Slot {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let k = &self.key;
+        state.write_u64(self.start.0 as u64);
+        state.write_u64(addr_bits(k.src));
+        state.write_u64(addr_bits(k.dst));
+        let port = |p: Option<u16>| p.map_or(0, |p| 0x1_0000 | u64::from(p));
+        state.write_u64(
+            u64::from(k.protocol.symbol()) ^ (port(k.sport) << 24) ^ (port(k.dport) << 44),
+        );
+    }
+}
+
+/// An address folded to 64 bits (equal addresses, equal bits).
+#[inline]
+fn addr_bits(a: Addr) -> u64 {
+    match a {
+        Addr::None => 0,
+        Addr::V4(ip) => (1 << 32) | u64::from(u32::from(ip)),
+        Addr::V6(ip) => {
+            let bits = u128::from(ip);
+            (2 << 60) ^ (bits as u64) ^ ((bits >> 64) as u64).rotate_left(29)
+        }
+        Addr::Mac(m) => {
+            let mut b = [0u8; 8];
+            b[..6].copy_from_slice(&m);
+            (3 << 60) ^ u64::from_le_bytes(b)
+        }
+        Addr::Name(id) => (4 << 60) | u64::from(id),
+    }
 }
 
 /// What the operator needs of the config, cheap to clone into closures.
