@@ -3,7 +3,7 @@
 use netanom_records::field::Value;
 use netanom_records::{Addr, Field, Protocol, Record, RecordKind, Time, Ts};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use netanom_records::hash::FxHashMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
@@ -110,8 +110,8 @@ pub(crate) struct Summary {
     bytes: u64,
     first: Option<Ts>,
     last: Option<Ts>,
-    by_protocol: HashMap<Protocol, (u64, u64)>,
-    by_src: HashMap<Addr, (u64, u64)>,
+    by_protocol: FxHashMap<Protocol, (u64, u64)>,
+    by_src: FxHashMap<Addr, (u64, u64)>,
     windows: std::collections::BTreeSet<Ts>,
     busiest: Vec<(u64, String)>,
     /// Scored records flagged as anomalies.
