@@ -171,12 +171,23 @@ impl WindowConfig {
                     while open.first().is_some_and(|e| !frontier.less_than(&e.at)) {
                         let emission = open.remove(0);
                         expected = emission.groups.len();
-                        let mut rows: Vec<(Slot, Acc)> = emission.groups.into_iter().collect();
-                        rows.sort_unstable_by(|(a, _), (b, _)| {
-                            a.start.cmp(&b.start).then_with(|| a.key.cmp(&b.key))
+                        let rows: Vec<(Slot, Acc)> = emission.groups.into_iter().collect();
+                        // Sorted as (start, first 16 bytes of the group's
+                        // sort key, group): most comparisons are of two
+                        // integers, not of addresses and protocol names.
+                        let mut order: Vec<(i64, u128, usize)> = rows
+                            .iter()
+                            .enumerate()
+                            .map(|(i, (slot, _))| (slot.start.0, key_prefix(&slot.key), i))
+                            .collect();
+                        order.sort_unstable_by(|a, b| {
+                            (a.0, a.1)
+                                .cmp(&(b.0, b.1))
+                                .then_with(|| rows[a.2].0.key.cmp(&rows[b.2].0.key))
                         });
                         let mut session = output.session(&emission.cap);
-                        for (slot, acc) in rows {
+                        for &(_, _, i) in &order {
+                            let (slot, acc) = &rows[i];
                             let end = Ts(slot.start.0.saturating_add(spec.size));
                             session.give(acc.finish(slot.start, end, slot.key, &spec));
                         }
@@ -217,6 +228,77 @@ impl std::hash::Hash for Slot {
             u64::from(k.protocol.symbol()) ^ (port(k.sport) << 24) ^ (port(k.dport) << 44),
         );
     }
+}
+
+/// The first 16 bytes of a group's sort key (`records::sortkey`: address
+/// kind and bytes, protocol name, ports), as a big-endian integer: a
+/// smaller prefix means a smaller group, equal prefixes decide nothing.
+fn key_prefix(k: &GroupKey) -> u128 {
+    /// Bits from the top; what does not fit is cut off.
+    struct Bits {
+        bits: u128,
+        free: u32,
+    }
+    impl Bits {
+        #[inline]
+        fn push(&mut self, value: u128, width: u32) {
+            if self.free >= width {
+                self.free -= width;
+                self.bits |= value << self.free;
+            } else if self.free > 0 {
+                self.bits |= value >> (width - self.free);
+                self.free = 0;
+            }
+        }
+        #[inline]
+        fn addr(&mut self, a: Addr) {
+            match a {
+                Addr::None => self.push(0, 8),
+                Addr::V4(ip) => self.push((1 << 32) | u128::from(u32::from(ip)), 40),
+                Addr::V6(ip) => {
+                    self.push(2, 8);
+                    self.push(u128::from(ip), 128);
+                }
+                Addr::Mac(m) => {
+                    self.push(3, 8);
+                    self.push(
+                        u128::from(u64::from_be_bytes([
+                            0, 0, m[0], m[1], m[2], m[3], m[4], m[5],
+                        ])),
+                        48,
+                    );
+                }
+                Addr::Name(id) => {
+                    self.push(4, 8);
+                    self.text(netanom_records::intern::resolve(id));
+                }
+            }
+        }
+        /// Text and its terminating 0 byte.
+        #[inline]
+        fn text(&mut self, s: &str) {
+            for &b in s.as_bytes() {
+                if self.free == 0 {
+                    return;
+                }
+                self.push(u128::from(b), 8);
+            }
+            self.push(0, 8);
+        }
+    }
+    let mut p = Bits { bits: 0, free: 128 };
+    p.addr(k.src);
+    p.addr(k.dst);
+    if p.free > 0 {
+        p.text(k.protocol.name());
+        for port in [k.sport, k.dport] {
+            match port {
+                None => p.push(0, 8),
+                Some(port) => p.push((1 << 16) | u128::from(port), 24),
+            }
+        }
+    }
+    p.bits
 }
 
 /// An address folded to 64 bits (equal addresses, equal bits).
@@ -367,7 +449,7 @@ impl Acc {
         }
     }
 
-    fn finish(self, start: Ts, end: Ts, key: GroupKey, spec: &Spec) -> WindowRecord {
+    fn finish(&self, start: Ts, end: Ts, key: GroupKey, spec: &Spec) -> WindowRecord {
         let one_if = |grouped: bool, present: bool, set: u32| {
             if grouped {
                 u32::from(present)

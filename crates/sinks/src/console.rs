@@ -1,9 +1,9 @@
 //! `console`: a readable summary on standard output at the end of a run.
 
 use netanom_records::field::Value;
+use netanom_records::hash::FxHashMap;
 use netanom_records::{Addr, Field, Protocol, Record, RecordKind, Time, Ts};
 use serde::{Deserialize, Serialize};
-use netanom_records::hash::FxHashMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use timely::dataflow::channels::pact::{Exchange, Pipeline};

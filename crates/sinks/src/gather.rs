@@ -60,7 +60,9 @@ impl Chunk {
         // Operators that emit in key order (window) leave nothing to sort:
         // encode in place, keys as they are.
         if (1..records.len()).all(|i| key_of(i - 1) <= key_of(i)) {
-            let mut text = Vec::with_capacity(records.len() * 128);
+            // Room for the lines and the last one's scratch space: growing
+            // would copy all of it.
+            let mut text = Vec::with_capacity(records.len() * 128 + 1024);
             let mut ends = Vec::with_capacity(records.len());
             for (r, &key_end) in records.iter().zip(&key_ends) {
                 encode(r, &mut text);
