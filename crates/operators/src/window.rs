@@ -171,7 +171,7 @@ impl WindowConfig {
                     while open.first().is_some_and(|e| !frontier.less_than(&e.at)) {
                         let emission = open.remove(0);
                         expected = emission.groups.len();
-                        let rows: Vec<(Slot, Acc)> = emission.groups.into_iter().collect();
+                        let rows: Vec<(&Slot, &Acc)> = emission.groups.iter().collect();
                         // Sorted as (start, first 16 bytes of the group's
                         // sort key, group): most comparisons are of two
                         // integers, not of addresses and protocol names.
@@ -187,7 +187,7 @@ impl WindowConfig {
                         });
                         let mut session = output.session(&emission.cap);
                         for &(_, _, i) in &order {
-                            let (slot, acc) = &rows[i];
+                            let (slot, acc) = rows[i];
                             let end = Ts(slot.start.0.saturating_add(spec.size));
                             session.give(acc.finish(slot.start, end, slot.key, &spec));
                         }
@@ -410,16 +410,25 @@ impl<T: std::hash::Hash + Eq + Copy> Distinct<T> {
     }
 }
 
+/// One window and group's aggregates. Kept small (the window's table
+/// holds thousands per tick and is read out of cache): address sets live
+/// apart, and only windows not grouped by an address have them.
 #[derive(Default)]
 struct Acc {
     count: u64,
     bytes: u64,
-    len_max: u32,
     syn_count: u64,
-    srcs: Distinct<Addr>,
-    dsts: Distinct<Addr>,
+    len_max: u32,
     sports: Distinct<u16>,
     dports: Distinct<u16>,
+    addrs: Option<Box<Addrs>>,
+}
+
+/// Distinct source and destination addresses of a group.
+#[derive(Default)]
+struct Addrs {
+    srcs: Distinct<Addr>,
+    dsts: Distinct<Addr>,
 }
 
 impl Acc {
@@ -431,11 +440,16 @@ impl Acc {
             self.syn_count += 1;
         }
         // A grouped field has one value per group: no set needed.
-        if !spec.by_src && !p.src.is_none() {
-            self.srcs.insert(p.src);
-        }
-        if !spec.by_dst && !p.dst.is_none() {
-            self.dsts.insert(p.dst);
+        let src = !spec.by_src && !p.src.is_none();
+        let dst = !spec.by_dst && !p.dst.is_none();
+        if src || dst {
+            let addrs = self.addrs.get_or_insert_with(Default::default);
+            if src {
+                addrs.srcs.insert(p.src);
+            }
+            if dst {
+                addrs.dsts.insert(p.dst);
+            }
         }
         if !spec.by_sport {
             if let Some(port) = p.sport {
@@ -450,6 +464,10 @@ impl Acc {
     }
 
     fn finish(&self, start: Ts, end: Ts, key: GroupKey, spec: &Spec) -> WindowRecord {
+        let (srcs, dsts) = self
+            .addrs
+            .as_ref()
+            .map_or((0, 0), |a| (a.srcs.len(), a.dsts.len()));
         let one_if = |grouped: bool, present: bool, set: u32| {
             if grouped {
                 u32::from(present)
@@ -464,8 +482,8 @@ impl Acc {
             count: self.count,
             bytes: self.bytes,
             len_max: self.len_max,
-            distinct_srcs: one_if(spec.by_src, !key.src.is_none(), self.srcs.len()),
-            distinct_dsts: one_if(spec.by_dst, !key.dst.is_none(), self.dsts.len()),
+            distinct_srcs: one_if(spec.by_src, !key.src.is_none(), srcs),
+            distinct_dsts: one_if(spec.by_dst, !key.dst.is_none(), dsts),
             distinct_sports: one_if(spec.by_sport, key.sport.is_some(), self.sports.len()),
             distinct_dports: one_if(spec.by_dport, key.dport.is_some(), self.dports.len()),
             syn_count: self.syn_count,
@@ -489,6 +507,12 @@ mod tests {
         let mut out = Vec::new();
         s.for_each_window(Ts(t), |a, b| out.push((a.0, b.0)));
         out
+    }
+
+    #[test]
+    fn aggregates_stay_small() {
+        // The table is read out of cache: an entry should span two lines.
+        assert!(std::mem::size_of::<(Slot, Acc)>() <= 136);
     }
 
     #[test]
