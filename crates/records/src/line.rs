@@ -92,8 +92,10 @@ impl<'a> Line<'a> {
         }
     }
 
-    /// One CSV value, as `write::write_csv_value` writes it.
-    #[inline]
+    /// One CSV value, as `write::write_csv_value` writes it. Inlined into
+    /// the line's loop, so that the record's `get` and this match fold into
+    /// one dispatch per field (a call per value cost a third of the time).
+    #[inline(always)]
     pub(crate) fn csv_value(&mut self, value: Value<'_>) {
         match value {
             Value::Null => {}
