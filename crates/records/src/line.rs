@@ -157,9 +157,35 @@ impl<'a> Line<'a> {
         }
     }
 
-    /// Decimal seconds with nine decimals, as [`Ts::write_to`].
+    /// Decimal seconds with nine decimals, as [`Ts::write_to`]. Rows of
+    /// one window share its bounds: the last few texts are kept per
+    /// thread and copied instead of formatted again.
     #[inline]
     fn ts(&mut self, t: Ts) {
+        let cached = TS_TEXT.with(|cache| {
+            let cache = cache.borrow();
+            let hit = cache.entries.iter().find(|e| e.ts == t.0 && e.len > 0)?;
+            let text = &hit.text[..usize::from(hit.len)];
+            if let Some(slot) = self.take(text.len()) {
+                slot.copy_from_slice(text);
+            }
+            Some(())
+        });
+        if cached.is_some() {
+            return;
+        }
+        let start = self.len;
+        self.ts_digits(t);
+        if self.full {
+            // Possibly cut short: not a text to reuse.
+            return;
+        }
+        if let Some(text) = self.buf.get(start..self.len) {
+            TS_TEXT.with(|cache| cache.borrow_mut().insert(t.0, text));
+        }
+    }
+
+    fn ts_digits(&mut self, t: Ts) {
         if t.0 < 0 {
             self.byte(b'-');
         }
@@ -255,6 +281,45 @@ impl<'a> Line<'a> {
                 }
             }
         }
+    }
+}
+
+thread_local! {
+    static TS_TEXT: std::cell::RefCell<TsCache> = const {
+        std::cell::RefCell::new(TsCache {
+            entries: [TsText { ts: 0, len: 0, text: [0; 24] }; 4],
+            next: 0,
+        })
+    };
+}
+
+/// Recently written timestamps and their text (round robin).
+struct TsCache {
+    entries: [TsText; 4],
+    next: usize,
+}
+
+/// One timestamp's text (`len == 0`: empty entry).
+#[derive(Clone, Copy)]
+struct TsText {
+    ts: i64,
+    len: u8,
+    text: [u8; 24],
+}
+
+impl TsCache {
+    fn insert(&mut self, ts: i64, text: &[u8]) {
+        let Some(len) = u8::try_from(text.len())
+            .ok()
+            .filter(|&n| usize::from(n) <= 24)
+        else {
+            return;
+        };
+        let slot = &mut self.entries[self.next % self.entries.len()];
+        slot.ts = ts;
+        slot.len = len;
+        slot.text[..text.len()].copy_from_slice(text);
+        self.next = self.next.wrapping_add(1);
     }
 }
 

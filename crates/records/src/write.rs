@@ -363,6 +363,32 @@ mod tests {
     }
 
     #[test]
+    fn cached_timestamps_print_like_fresh_ones() {
+        let mut n = 3u64;
+        let mut seen = Vec::new();
+        for i in 0..5000 {
+            n = n
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            // Repeats (cache hits), neighbours and extremes.
+            let t = match i % 5 {
+                0 => Ts((n >> 1) as i64),
+                1 => Ts(-((n >> 2) as i64)),
+                2 => seen.get((n % 7) as usize).copied().unwrap_or(Ts(i64::MIN)),
+                3 => Ts(i64::MAX - (n % 3) as i64),
+                _ => Ts(1_700_000_000_010_000_000 + (n % 4) as i64 * 10_000_000),
+            };
+            seen.insert(0, t);
+            seen.truncate(8);
+            let mut buf = [0u8; 64];
+            let mut line = crate::line::Line::new(&mut buf);
+            line.csv_value(Value::Ts(t));
+            let len = line.finish().unwrap_or(0);
+            assert_eq!(String::from_utf8_lossy(&buf[..len]), t.to_string());
+        }
+    }
+
+    #[test]
     fn ipv6_prints_like_std() {
         let mut n = 7u64;
         for i in 0..20_000u32 {
