@@ -399,7 +399,7 @@ mod tests {
             for (j, s) in segments.iter_mut().enumerate() {
                 // Mostly zeros, to make runs of every length.
                 let bits = (n >> (j * 8)) as u16;
-                *s = if bits % 3 == 0 { bits } else { 0 };
+                *s = if bits.is_multiple_of(3) { bits } else { 0 };
             }
             if i % 7 == 0 {
                 segments[..5].fill(0);
