@@ -6,7 +6,7 @@
 
 use netanom_records::doc::ConfigProblem;
 use netanom_records::field::Field;
-use netanom_records::hash::{stable_hash, FxHashMap};
+use netanom_records::hash::{FxHashMap, FxHasher};
 use netanom_records::stats::ComponentStats;
 use netanom_records::time::to_time;
 use netanom_records::window::GROUPABLE;
@@ -103,7 +103,7 @@ impl WindowConfig {
         let tick = tick.max(1);
         let spec = Spec::new(self);
         let route = spec.clone();
-        let exchange = Exchange::new(move |p: &Packet| stable_hash(&route.key(p)));
+        let exchange = Exchange::new(move |p: &Packet| route_hash(&route.key(p)));
         input.unary_frontier::<timely::container::CapacityContainerBuilder<Vec<WindowRecord>>, _, _, _>(
             exchange,
             name,
@@ -352,6 +352,24 @@ fn key_prefix(k: &GroupKey) -> u128 {
         }
     }
     p.bits
+}
+
+/// The worker a group goes to, as a hash: the same in every process
+/// (addresses by their bits, names and interned protocols by their text),
+/// and about half the rounds of the derived `Hash` of a [`GroupKey`].
+fn route_hash(k: &GroupKey) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = FxHasher::default();
+    for a in [k.src, k.dst] {
+        match a {
+            Addr::Name(_) => a.hash(&mut h),
+            _ => h.write_u64(addr_bits(a)),
+        }
+    }
+    k.protocol.hash(&mut h);
+    let port = |p: Option<u16>| p.map_or(0, |p| 0x1_0000 | u64::from(p));
+    h.write_u64(port(k.sport) | (port(k.dport) << 32));
+    h.finish()
 }
 
 /// An address folded to 64 bits (equal addresses, equal bits).
