@@ -13,6 +13,7 @@ pub mod field;
 pub mod hash;
 pub mod intern;
 pub mod kind;
+mod line;
 pub mod motif;
 pub mod packet;
 pub mod protocol;

@@ -186,6 +186,14 @@ impl Protocol {
         }
     }
 
+    /// The interned symbol: equal symbols are equal names within one
+    /// process, but symbols of interned names differ between processes, so
+    /// hash by [`Hash`](std::hash::Hash) for anything routed or stored.
+    #[inline]
+    pub fn symbol(self) -> u32 {
+        self.0
+    }
+
     /// True for the "no protocol" value.
     pub fn is_none(self) -> bool {
         self == NONE

@@ -33,7 +33,33 @@ pub fn csv_header(fields: &[Field], out: &mut Vec<u8>) {
 }
 
 /// Appends one CSV line (RFC 4180 quoting where needed).
+#[inline]
 pub fn csv_row<R: Record>(record: &R, fields: &[Field], out: &mut Vec<u8>) {
+    // Most lines are short: written in place into a zeroed stretch of
+    // `out` (no per-value length checks or `memcpy` calls), and cut to
+    // length. A line that does not fit takes the general path.
+    let start = out.len();
+    out.resize(start + crate::line::LINE_MAX, 0);
+    let mut line = crate::line::Line::new(&mut out[start..]);
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            line.byte(b',');
+        }
+        line.csv_value(record.get(*field));
+    }
+    line.byte(b'\n');
+    let written = line.finish();
+    match written {
+        Some(n) => out.truncate(start + n),
+        None => {
+            out.truncate(start);
+            csv_row_slow(record, fields, out);
+        }
+    }
+}
+
+/// [`csv_row`] by the general path, value by value.
+fn csv_row_slow<R: Record>(record: &R, fields: &[Field], out: &mut Vec<u8>) {
     for (i, field) in fields.iter().enumerate() {
         if i > 0 {
             out.push(b',');
@@ -236,6 +262,155 @@ mod tests {
             let mut out = Vec::new();
             write_plain(Value::Addr(a.parse().unwrap_or_default()), &mut out);
             assert_eq!(String::from_utf8_lossy(&out), a);
+        }
+    }
+
+    #[test]
+    fn fast_lines_equal_the_general_path() {
+        use crate::{GroupKey, WindowRecord};
+        let addrs: Vec<Addr> = [
+            "",
+            "10.0.0.1",
+            "255.255.255.255",
+            "0.0.0.0",
+            "::",
+            "::1",
+            "1::",
+            "2001:db8::1",
+            "2001:db8:0:0:1:0:0:1",
+            "2001:0:0:1:0:0:0:1",
+            "fe80::1:0:0:0",
+            "::ffff:10.1.2.3",
+            "::10.1.2.3",
+            "1:2:3:4:5:6:7:8",
+            "1:0:3:0:5:0:7:0",
+            "ff:ff:ff:ff:ff:ff",
+            "0e:53:67:6d:a4:19",
+            "some host, \"quoted\"",
+            "plain-name",
+        ]
+        .iter()
+        .map(|t| Addr::parse_lenient(t))
+        .collect();
+        let protocols = [
+            Protocol::new("TCP"),
+            Protocol::new(""),
+            Protocol::new("BFD Control"),
+            Protocol::new("odd,\"name\""),
+        ];
+        let long = Protocol::new(&"x".repeat(400));
+        let mut n = 0u64;
+        for (i, &src) in addrs.iter().enumerate() {
+            for &dst in addrs.iter().skip(i % 3) {
+                for &protocol in protocols.iter().chain(std::iter::once(&long)) {
+                    n = n
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    let r = WindowRecord {
+                        window_start: Ts((n >> 3) as i64 - (1 << 59)),
+                        window_end: Ts((n >> 5) as i64),
+                        key: GroupKey {
+                            src,
+                            dst,
+                            protocol,
+                            sport: (n & 1 == 0).then_some((n >> 7) as u16),
+                            dport: Some((n >> 23) as u16),
+                        },
+                        count: (n >> 40) % 7 + 1,
+                        bytes: n >> (n % 64),
+                        len_max: (n >> 30) as u32,
+                        distinct_srcs: (n >> 50) as u32,
+                        distinct_dsts: 0,
+                        distinct_sports: 1,
+                        distinct_dports: u32::MAX,
+                        syn_count: n,
+                    };
+                    let fields = WindowRecord::fields(&[
+                        crate::Field::Src,
+                        crate::Field::Dst,
+                        crate::Field::Protocol,
+                        crate::Field::Sport,
+                        crate::Field::Dport,
+                    ]);
+                    let (mut fast, mut slow) = (b"prefix".to_vec(), b"prefix".to_vec());
+                    csv_row(&r, &fields, &mut fast);
+                    csv_row_slow(&r, &fields, &mut slow);
+                    assert_eq!(
+                        String::from_utf8_lossy(&fast),
+                        String::from_utf8_lossy(&slow)
+                    );
+                    let p = Packet {
+                        ts: r.window_start,
+                        src,
+                        dst,
+                        sport: r.key.sport,
+                        dport: r.key.dport,
+                        protocol,
+                        length: r.len_max,
+                        tcp_flags: r.key.sport,
+                        info: format!("info {n}, \"x\""),
+                    };
+                    let (mut fast, mut slow) = (Vec::new(), Vec::new());
+                    csv_row(&p, Packet::FIELDS, &mut fast);
+                    csv_row_slow(&p, Packet::FIELDS, &mut slow);
+                    assert_eq!(
+                        String::from_utf8_lossy(&fast),
+                        String::from_utf8_lossy(&slow)
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn cached_timestamps_print_like_fresh_ones() {
+        let mut n = 3u64;
+        let mut seen = Vec::new();
+        for i in 0..5000 {
+            n = n
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            // Repeats (cache hits), neighbours and extremes.
+            let t = match i % 5 {
+                0 => Ts((n >> 1) as i64),
+                1 => Ts(-((n >> 2) as i64)),
+                2 => seen.get((n % 7) as usize).copied().unwrap_or(Ts(i64::MIN)),
+                3 => Ts(i64::MAX - (n % 3) as i64),
+                _ => Ts(1_700_000_000_010_000_000 + (n % 4) as i64 * 10_000_000),
+            };
+            seen.insert(0, t);
+            seen.truncate(8);
+            let mut buf = [0u8; 64];
+            let mut line = crate::line::Line::new(&mut buf);
+            line.csv_value(Value::Ts(t));
+            let len = line.finish().unwrap_or(0);
+            assert_eq!(String::from_utf8_lossy(&buf[..len]), t.to_string());
+        }
+    }
+
+    #[test]
+    fn ipv6_prints_like_std() {
+        let mut n = 7u64;
+        for i in 0..20_000u32 {
+            n = n
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let mut segments = [0u16; 8];
+            for (j, s) in segments.iter_mut().enumerate() {
+                // Mostly zeros, to make runs of every length.
+                let bits = (n >> (j * 8)) as u16;
+                *s = if bits.is_multiple_of(3) { bits } else { 0 };
+            }
+            if i % 7 == 0 {
+                segments[..5].fill(0);
+                segments[5] = 0xffff;
+            }
+            let ip = std::net::Ipv6Addr::from(segments);
+            let mut buf = [0u8; 64];
+            let mut line = crate::line::Line::new(&mut buf);
+            line.csv_value(Value::Addr(Addr::V6(ip)));
+            let n = line.finish().unwrap_or(0);
+            assert_eq!(String::from_utf8_lossy(&buf[..n]), ip.to_string());
         }
     }
 

@@ -1,9 +1,9 @@
 //! `console`: a readable summary on standard output at the end of a run.
 
 use netanom_records::field::Value;
+use netanom_records::hash::FxHashMap;
 use netanom_records::{Addr, Field, Protocol, Record, RecordKind, Time, Ts};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
@@ -110,13 +110,18 @@ pub(crate) struct Summary {
     bytes: u64,
     first: Option<Ts>,
     last: Option<Ts>,
-    by_protocol: HashMap<Protocol, (u64, u64)>,
-    by_src: HashMap<Addr, (u64, u64)>,
+    by_protocol: FxHashMap<Protocol, (u64, u64)>,
+    by_src: FxHashMap<Addr, (u64, u64)>,
     windows: std::collections::BTreeSet<Ts>,
     busiest: Vec<(u64, String)>,
     /// Scored records flagged as anomalies.
     #[serde(default)]
     anomalies: u64,
+    /// The lowest rank kept at the last trim (once `busiest` was full): a
+    /// record ranked below it can never be among the kept rows, so its
+    /// label is not even built.
+    #[serde(skip)]
+    floor: u64,
 }
 
 fn text(v: Value<'_>) -> String {
@@ -172,6 +177,9 @@ impl Summary {
                 if let Value::Ts(start) = r.get(Field::WindowStart) {
                     self.windows.insert(start);
                 }
+                if count < self.floor {
+                    return;
+                }
                 let label = format!(
                     "{} {} {} {}",
                     text(r.get(Field::WindowStart)),
@@ -189,6 +197,9 @@ impl Summary {
                     number(r.get(Field::InDegree)),
                     number(r.get(Field::OutDegree)),
                 );
+                if i.saturating_add(o) < self.floor {
+                    return;
+                }
                 let label = format!(
                     "{i:>8} {o:>8}  {} {}",
                     text(r.get(Field::WindowStart)),
@@ -201,6 +212,9 @@ impl Summary {
                     self.windows.insert(start);
                 }
                 let count = number(r.get(Field::Count));
+                if count < self.floor {
+                    return;
+                }
                 let label = format!(
                     "{count:>8}  {} {} {} {}",
                     text(r.get(Field::WindowStart)),
@@ -218,6 +232,9 @@ impl Summary {
                     Value::F64(s) if s.is_finite() && s > 0.0 => s,
                     _ => 0.0,
                 };
+                if ((score * 1e6) as u64) < self.floor {
+                    return;
+                }
                 let label = format!(
                     "{score:.3}  {} {} {} {}",
                     text(r.get(Field::WindowStart)),
@@ -242,6 +259,9 @@ impl Summary {
         if self.busiest.len() > 4 * KEEP_BUSIEST {
             self.busiest.sort_by(by_rank);
             self.busiest.truncate(KEEP_BUSIEST);
+            if let Some(&(lowest, _)) = self.busiest.last() {
+                self.floor = self.floor.max(lowest);
+            }
         }
     }
 
@@ -390,5 +410,47 @@ fn table(out: &mut String, title: &str, mut rows: Vec<(String, (u64, u64))>, top
             .iter()
             .fold((0, 0), |acc, (_, (p, b))| (acc.0 + p, acc.1 + b));
         let _ = writeln!(out, "{p:>10} {b:>12}  ({} others)", rows.len() - top);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netanom_records::{GroupKey, WindowRecord};
+
+    #[test]
+    fn skipped_labels_do_not_change_the_busiest() {
+        // Counts go up and down, with ties, well past the trim threshold.
+        let records: Vec<WindowRecord> = (0..5000u64)
+            .map(|i| WindowRecord {
+                window_start: Ts(i as i64 * 10),
+                window_end: Ts(i as i64 * 10 + 10),
+                key: GroupKey {
+                    src: Addr::V4(std::net::Ipv4Addr::from(i as u32 * 7919)),
+                    ..GroupKey::default()
+                },
+                count: (i * 7919) % 97 + (i / 50),
+                ..WindowRecord::default()
+            })
+            .collect();
+        let mut fast = Summary::default();
+        for r in &records {
+            fast.add(r);
+            fast.trim();
+        }
+        // Every label built, one sort at the end.
+        let mut all = Summary::default();
+        for r in &records {
+            all.add(r);
+        }
+        assert!(fast.floor > 0);
+        assert_eq!(all.floor, 0);
+        let top = |s: &Summary| {
+            s.ranked()
+                .into_iter()
+                .take(KEEP_BUSIEST)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(top(&fast), top(&all));
     }
 }

@@ -47,7 +47,7 @@ impl Chunk {
         if records.is_empty() {
             return Chunk::default();
         }
-        let mut keys = Vec::new();
+        let mut keys = Vec::with_capacity(records.len() * 40);
         let mut key_ends = Vec::with_capacity(records.len());
         for r in records {
             r.sort_key(&mut keys);
@@ -57,6 +57,20 @@ impl Chunk {
             let start = if i == 0 { 0 } else { key_ends[i - 1] };
             &keys[start..key_ends[i]]
         };
+        // Operators that emit in key order (window) leave nothing to sort:
+        // encode in place, keys as they are.
+        if (1..records.len()).all(|i| key_of(i - 1) <= key_of(i)) {
+            // Room for the lines and the last one's scratch space: growing
+            // would copy all of it.
+            let mut text = Vec::with_capacity(records.len() * 128 + 1024);
+            let mut ends = Vec::with_capacity(records.len());
+            for (r, &key_end) in records.iter().zip(&key_ends) {
+                encode(r, &mut text);
+                // Chunks stay far below 4 GiB: one time's records of one worker.
+                ends.push((key_end as u32, text.len() as u32));
+            }
+            return Chunk { keys, text, ends };
+        }
         // Keys of one time share a long prefix (the window bounds): sort on
         // the 16 bytes after it as an integer, then on the whole key.
         let shared = (1..records.len()).fold(key_of(0).len(), |n, i| {
