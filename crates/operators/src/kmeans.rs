@@ -479,6 +479,7 @@ impl KmeansConfig {
                     }
                     let mut hold: Option<Capability<Time>> = Some(cap);
                     let mut saved_at_commit = 0u64;
+                    let mut ended = false;
                     let mut stash: BTreeMap<Time, (Capability<Time>, Vec<R>)> = BTreeMap::new();
                     let mut key = Vec::new();
                     move |(input, frontier), output| {
@@ -565,32 +566,37 @@ impl KmeansConfig {
                                     hold = None;
                                 }
                             }
-                            None => {
-                                // Input done: train on what warmup has, if anything.
-                                if let Some(h) = hold.take() {
-                                    if !failed {
-                                        match state.finish() {
-                                            Ok(scored) => {
-                                                ComponentStats::add(
-                                                    &component.records_out,
-                                                    scored.len() as u64,
-                                                );
-                                                if !scored.is_empty() {
-                                                    output
-                                                        .session(&h)
-                                                        .give_iterator(scored.into_iter());
-                                                }
+                            None if !ended => {
+                                // Input done: train on what warmup has, if
+                                // anything (its records wait under `hold`),
+                                // then save the model, once.
+                                ended = true;
+                                if let (Some(h), false) = (hold.take(), failed) {
+                                    match state.finish() {
+                                        Ok(scored) => {
+                                            ComponentStats::add(
+                                                &component.records_out,
+                                                scored.len() as u64,
+                                            );
+                                            if !scored.is_empty() {
+                                                output
+                                                    .session(&h)
+                                                    .give_iterator(scored.into_iter());
                                             }
-                                            Err(e) => stats.fail(format!("{id}: {e}")),
                                         }
-                                    }
-                                    if !failed {
-                                        if let Err(e) = state.save() {
+                                        Err(e) => {
                                             stats.fail(format!("{id}: {e}"));
+                                            failed = true;
                                         }
                                     }
                                 }
+                                if !failed {
+                                    if let Err(e) = state.save() {
+                                        stats.fail(format!("{id}: {e}"));
+                                    }
+                                }
                             }
+                            None => {}
                         }
                     }
                 },
