@@ -715,3 +715,42 @@ fn plugins_lists_capture_dir() {
         assert!(stdout.contains(key), "{stdout}");
     }
 }
+
+#[test]
+fn a_terminal_gets_a_progress_line_and_a_pipe_does_not() {
+    let t = TempDir::new("cdir-progress");
+    let Some(capture) = generated_capture(&t, 100_000, 23) else {
+        eprintln!("skipped: gen_pcap.py not available");
+        return;
+    };
+    split_pcap(&capture, 4, &t.join("caps"));
+    let p = pipeline(
+        &t,
+        "p.yaml",
+        &t.join("caps"),
+        &t.join("out"),
+        "    follow: false",
+    );
+    let command = format!("{} run {}", env!("CARGO_BIN_EXE_netanom"), p.display());
+    // `script` gives the run a terminal (util-linux); its transcript is
+    // what the terminal showed.
+    let Ok(out) = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+    else {
+        eprintln!("skipped: script (util-linux) not available");
+        return;
+    };
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    assert!(
+        shown.contains(" files, ")
+            && shown.contains(" packets (")
+            && shown.contains("event time 20"),
+        "no progress line on a terminal: {shown}"
+    );
+    // Not a terminal: the summary only.
+    let (code, stderr) = finish(spawn(&p, &[]), Duration::from_secs(120));
+    assert_eq!(code, Some(0));
+    assert!(!stderr.contains("event time"), "{stderr}");
+}
