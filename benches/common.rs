@@ -1,7 +1,8 @@
 //! What the benchmarks share: the generated capture they read.
 
 use netanom_capture::{CaptureReader, Next};
-use netanom_records::{Packet, Ts};
+use netanom_records::time::to_time;
+use netanom_records::{Packet, Time, Ts};
 use std::path::{Path, PathBuf};
 
 /// The capture named on the command line, or a 1M-packet capture generated
@@ -47,4 +48,21 @@ pub fn packets(path: &Path) -> Vec<Packet> {
         }
     }
     out
+}
+
+/// Each of `workers` workers' packets (every `workers`-th) with the Timely
+/// time the pcap source sends them at: file order, watermark = newest ts
+/// minus 1 s, floored to a 1 s tick.
+#[allow(dead_code)] // not every bench needs it
+pub fn split(packets: &[Packet], workers: usize) -> Vec<Vec<(Time, Packet)>> {
+    const TICK: u64 = 1_000_000_000;
+    let mut parts = vec![Vec::new(); workers];
+    let mut newest = i64::MIN;
+    for (i, packet) in packets.iter().enumerate() {
+        newest = newest.max(packet.ts.0);
+        let watermark = Ts(newest.saturating_sub(TICK as i64));
+        let time = to_time(packet.ts.max(watermark), TICK);
+        parts[i % workers].push((time, packet.clone()));
+    }
+    parts
 }

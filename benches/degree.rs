@@ -13,8 +13,7 @@
 mod common;
 use netanom_operators::DegreeConfig;
 use netanom_records::stats::Stats;
-use netanom_records::time::to_time;
-use netanom_records::{DegreeRecord, Packet, Time, Ts};
+use netanom_records::{DegreeRecord, Packet, Time};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -23,24 +22,10 @@ use timely::dataflow::operators::{Inspect, Probe};
 
 const TICK: u64 = 1_000_000_000;
 
-/// Each worker's packets with the Timely time the pcap source sends them
-/// at (file order, watermark = newest ts - 1 s, floored to the tick).
-fn split(packets: &[Packet], workers: usize) -> Vec<Vec<(Time, Packet)>> {
-    let mut parts = vec![Vec::new(); workers];
-    let mut newest = i64::MIN;
-    for (i, packet) in packets.iter().enumerate() {
-        newest = newest.max(packet.ts.0);
-        let watermark = Ts(newest.saturating_sub(TICK as i64));
-        let time = to_time(packet.ts.max(watermark), TICK);
-        parts[i % workers].push((time, packet.clone()));
-    }
-    parts
-}
-
 /// Seconds for one run on `workers` workers, and the rows produced.
 fn run(packets: &[Packet], config: &DegreeConfig, workers: usize) -> (f64, u64) {
     let rows = Arc::new(AtomicU64::new(0));
-    let parts = Arc::new(split(packets, workers));
+    let parts = Arc::new(common::split(packets, workers));
     let started = Instant::now();
     let (p, c, r) = (parts, config.clone(), rows.clone());
     timely::execute(timely::Config::process(workers), move |worker| {

@@ -13,8 +13,7 @@
 mod common;
 use netanom_operators::WindowConfig;
 use netanom_records::stats::Stats;
-use netanom_records::time::to_time;
-use netanom_records::{Packet, Time, Ts, WindowRecord};
+use netanom_records::{Packet, Time, WindowRecord};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -23,21 +22,9 @@ use timely::dataflow::operators::{Inspect, Probe};
 
 const TICK: u64 = 1_000_000_000;
 
-fn split(packets: &[Packet], workers: usize) -> Vec<Vec<(Time, Packet)>> {
-    let mut parts = vec![Vec::new(); workers];
-    let mut newest = i64::MIN;
-    for (i, packet) in packets.iter().enumerate() {
-        newest = newest.max(packet.ts.0);
-        let watermark = Ts(newest.saturating_sub(TICK as i64));
-        let time = to_time(packet.ts.max(watermark), TICK);
-        parts[i % workers].push((time, packet.clone()));
-    }
-    parts
-}
-
 fn run(packets: &[Packet], config: &WindowConfig, workers: usize) -> (f64, u64) {
     let rows = Arc::new(AtomicU64::new(0));
-    let parts = Arc::new(split(packets, workers));
+    let parts = Arc::new(common::split(packets, workers));
     let started = Instant::now();
     let (p, c, r) = (parts, config.clone(), rows.clone());
     timely::execute(timely::Config::process(workers), move |worker| {
