@@ -138,23 +138,14 @@ fn spawn(pipeline: &Path, extra: &[&str]) -> Child {
         .expect("netanom runs")
 }
 
-fn finish(mut child: Child, limit: Duration) -> (Option<i32>, String) {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Ok(Some(_)) = child.try_wait() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
+fn finish(child: Child, limit: Duration) -> (Option<i32>, String) {
+    match crate::util::output_within(child, limit) {
+        Some(out) => (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ),
+        None => (None, format!("killed: still running after {limit:?}")),
     }
-    let out = child.wait_with_output().expect("wait");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 fn run_to_end(pipeline: &Path, extra: &[&str]) -> String {

@@ -10,7 +10,7 @@
 use crate::util::{read_csv, root, text, TempDir};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Address space a run may use, in KiB (the debug binary needs about
 /// 150 MiB for a small pipeline).
@@ -19,7 +19,7 @@ const MEMORY_KIB: u64 = 512 * 1024;
 /// Runs `netanom ARGS` in `cwd` under [`MEMORY_KIB`], killed after `secs`:
 /// `None` when it had to be killed.
 fn limited(cwd: &Path, args: &[&str], secs: u64) -> Option<Output> {
-    let mut child = Command::new("sh")
+    let child = Command::new("sh")
         .arg("-c")
         .arg(format!("ulimit -v {MEMORY_KIB} && exec \"$0\" \"$@\""))
         .arg(env!("CARGO_BIN_EXE_netanom"))
@@ -29,18 +29,7 @@ fn limited(cwd: &Path, args: &[&str], secs: u64) -> Option<Output> {
         .stderr(Stdio::piped())
         .spawn()
         .expect("sh runs");
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if child.try_wait().ok().flatten().is_some() {
-            return child.wait_with_output().ok();
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    crate::util::output_within(child, Duration::from_secs(secs))
 }
 
 /// Runs a one-source pipeline (`source` is its YAML flow mapping) that

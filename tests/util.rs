@@ -134,25 +134,30 @@ pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
 /// Runs `netanom ARGS`, killing it after `secs` seconds (a stall is a test
 /// failure, not a hung CI run). `None` when it had to be killed.
 pub fn netanom_within(args: &[&str], secs: u64) -> Option<Output> {
-    use std::time::{Duration, Instant};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_netanom"))
+    let child = Command::new(env!("CARGO_BIN_EXE_netanom"))
         .args(args)
         .current_dir(root())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("the netanom binary runs");
-    let deadline = Instant::now() + Duration::from_secs(secs);
+    output_within(child, std::time::Duration::from_secs(secs))
+}
+
+/// The output of `child` (spawned with piped stdout and stderr), or `None`
+/// when it did not exit within `limit` and was killed.
+pub fn output_within(mut child: std::process::Child, limit: std::time::Duration) -> Option<Output> {
+    let deadline = std::time::Instant::now() + limit;
     loop {
         if child.try_wait().ok().flatten().is_some() {
             return child.wait_with_output().ok();
         }
-        if Instant::now() > deadline {
+        if std::time::Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
             return None;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
 
