@@ -12,56 +12,6 @@
 #[path = "common.rs"]
 mod common;
 use netanom_operators::DegreeConfig;
-use netanom_records::stats::Stats;
-use netanom_records::{DegreeRecord, Packet, Time};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Instant;
-use timely::dataflow::operators::vec::Input;
-use timely::dataflow::operators::{Inspect, Probe};
-
-const TICK: u64 = 1_000_000_000;
-
-/// Seconds for one run on `workers` workers, and the rows produced.
-fn run(packets: &[Packet], config: &DegreeConfig, workers: usize) -> (f64, u64) {
-    let rows = Arc::new(AtomicU64::new(0));
-    let parts = Arc::new(common::split(packets, workers));
-    let started = Instant::now();
-    let (p, c, r) = (parts, config.clone(), rows.clone());
-    timely::execute(timely::Config::process(workers), move |worker| {
-        let (index, peers) = (worker.index(), worker.peers());
-        let stats = Stats::new();
-        let r = r.clone();
-        let (mut input, probe) = worker.dataflow::<Time, _, _>(|scope| {
-            let (input, stream) = scope.new_input::<Packet>();
-            let out = c.build("degree", stream, TICK, stats.component("degree"));
-            let probe = out
-                .inspect(move |_: &DegreeRecord| {
-                    r.fetch_add(1, Ordering::Relaxed);
-                })
-                .probe()
-                .0;
-            (input, probe)
-        });
-        for (time, packet) in &p[index % peers] {
-            let time = (*time).max(*input.time());
-            if time > *input.time() {
-                input.advance_to(time);
-                worker.step_while(|| probe.less_than(&time.saturating_sub(4 * TICK)));
-            }
-            input.send(packet.clone());
-        }
-        drop(input);
-        while worker.step_or_park(None) {}
-        let late = stats.component("degree").late.load(Ordering::Relaxed);
-        assert_eq!(late, 0, "late packets: the benchmark feeds them wrong");
-    })
-    .expect("timely runs");
-    (
-        started.elapsed().as_secs_f64(),
-        rows.load(Ordering::Relaxed),
-    )
-}
 
 fn main() {
     let path = common::capture();
@@ -78,7 +28,8 @@ fn main() {
             let mut best = f64::MAX;
             let mut rows = 0;
             for _ in 0..3 {
-                let (secs, r) = run(&packets, &config, workers);
+                let (secs, r, late) = common::feed(&packets, &config, workers);
+                assert_eq!(late, 0, "late packets: the benchmark feeds them wrong");
                 best = best.min(secs);
                 rows = r;
             }
