@@ -101,6 +101,32 @@ struct Open {
     at_end: bool,
 }
 
+impl Open {
+    /// The point before the record at `offset` of this file, with the
+    /// clock's largest timestamp and the idle floor there.
+    fn point(&self, offset: u64, max_ts: Option<i64>, idle_floor: Time) -> Point {
+        point(&self.key, self.fingerprint, offset, max_ts, idle_floor)
+    }
+}
+
+/// A [`Point`] in file `key` (whose first bytes hash to `fingerprint`).
+fn point(
+    key: &Key,
+    fingerprint: Option<(u64, usize)>,
+    offset: u64,
+    max_ts: Option<i64>,
+    idle_floor: Time,
+) -> Point {
+    Point {
+        key: key.clone(),
+        fingerprint: fingerprint.map_or(0, |f| f.0),
+        fingerprint_len: fingerprint.map_or(0, |f| f.1),
+        offset,
+        max_ts,
+        idle_floor,
+    }
+}
+
 struct Tailer {
     config: CaptureDirConfig,
     id: String,
@@ -283,14 +309,9 @@ impl Tailer {
                     };
                     if crosses {
                         if let Some(c) = &self.checkpoints {
-                            let point = Point {
-                                key: cur.key.clone(),
-                                fingerprint: cur.fingerprint.map_or(0, |f| f.0),
-                                fingerprint_len: cur.fingerprint.map_or(0, |f| f.1),
-                                offset: before,
-                                max_ts: old_max,
-                                idle_floor: self.idle_floor,
-                            };
+                            // (The frame borrows the reader: the fields are taken apart.)
+                            let point =
+                                point(&cur.key, cur.fingerprint, before, old_max, self.idle_floor);
                             c.source_point(&self.id, ts, to_json(&point));
                         }
                     }
@@ -394,14 +415,7 @@ impl Tailer {
     fn publish_current(&self) {
         let Some(c) = &self.checkpoints else { return };
         let point = match &self.current {
-            Some(cur) => Point {
-                key: cur.key.clone(),
-                fingerprint: cur.fingerprint.map_or(0, |f| f.0),
-                fingerprint_len: cur.fingerprint.map_or(0, |f| f.1),
-                offset: cur.reader.offset(),
-                max_ts: self.clock.max_ts(),
-                idle_floor: self.idle_floor,
-            },
+            Some(cur) => cur.point(cur.reader.offset(), self.clock.max_ts(), self.idle_floor),
             None => match &self.finished_point {
                 Some(p) => Point {
                     max_ts: self.clock.max_ts(),
@@ -612,14 +626,8 @@ impl Tailer {
             }
             self.last_key = Some(key.clone());
         }
-        self.finished_point = Some(Point {
-            key: cur.key,
-            fingerprint: cur.fingerprint.map_or(0, |f| f.0),
-            fingerprint_len: cur.fingerprint.map_or(0, |f| f.1),
-            offset: cur.reader.offset(),
-            max_ts: self.clock.max_ts(),
-            idle_floor: self.idle_floor,
-        });
+        self.finished_point =
+            Some(cur.point(cur.reader.offset(), self.clock.max_ts(), self.idle_floor));
     }
 }
 
