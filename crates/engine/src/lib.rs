@@ -227,6 +227,8 @@ pub fn run_with_stats(
     let pipeline = Arc::new(pipeline);
     let started = Instant::now();
     let worker_stats = stats.clone();
+    let shared_reads = Arc::new(netanom_sources::SharedReads::default());
+    let processes = opts.processes.max(1);
     let guards = timely::execute(config, move |worker| {
         if let Some(flag) = &connected {
             // Workers start once every process has connected.
@@ -236,8 +238,12 @@ pub fn run_with_stats(
         let stats = worker_stats.clone();
         let monitors = &worker_monitors;
         let checkpoints = worker_checkpoints.clone();
+        let process = Process {
+            processes,
+            shared: shared_reads.clone(),
+        };
         let consumed = worker.dataflow::<Time, _, _>(|scope| {
-            build(scope, &pipeline, &stats, monitors, &checkpoints)
+            build(scope, &pipeline, &stats, monitors, &checkpoints, &process)
         });
         monitors.set_ready();
         // Worker 0 holds everything that is checkpointed (see
@@ -326,6 +332,12 @@ fn checkpoints(
     ))))
 }
 
+/// What the workers of one process share beyond stats and checkpoints.
+struct Process {
+    processes: usize,
+    shared: Arc<netanom_sources::SharedReads>,
+}
+
 /// Wires the pipeline on one worker; returns the probe of the sinks'
 /// consumption.
 fn build<'s>(
@@ -334,6 +346,7 @@ fn build<'s>(
     stats: &Arc<Stats>,
     monitors: &monitor::Monitors,
     checkpoints: &Option<Arc<Checkpoints>>,
+    process: &Process,
 ) -> timely::dataflow::ProbeHandle<Time> {
     let tick = pipeline.tick();
     // Sinks' consumption, which sources wait for when they run ahead.
@@ -351,6 +364,8 @@ fn build<'s>(
             consumed: consumed.clone(),
             checkpoints: checkpoints.clone(),
             redact,
+            processes: process.processes,
+            shared: process.shared.clone(),
         };
         flows.insert(
             source.id.clone(),

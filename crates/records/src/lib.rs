@@ -31,7 +31,7 @@ pub use duration::Duration;
 pub use field::{Field, Value};
 pub use kind::RecordKind;
 pub use motif::{MotifPattern, MotifRecord};
-pub use packet::Packet;
+pub use packet::{Info, Packet};
 pub use protocol::Protocol;
 pub use scored::Scored;
 pub use time::{Time, Ts};

@@ -25,6 +25,25 @@ const PAIRS: [u8; 200] = {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// Each octet's decimal text, left-aligned in four bytes, and its length
+/// in the fourth: an IPv4 address is four copies and four additions.
+const OCTETS: [[u8; 4]; 256] = {
+    let mut t = [[0u8; 4]; 256];
+    let mut i = 0;
+    while i < 256 {
+        let (h, d, u) = ((i / 100) as u8, (i / 10 % 10) as u8, (i % 10) as u8);
+        t[i] = if i >= 100 {
+            [b'0' + h, b'0' + d, b'0' + u, 3]
+        } else if i >= 10 {
+            [b'0' + d, b'0' + u, 0, 2]
+        } else {
+            [b'0' + u, 0, 0, 1]
+        };
+        i += 1;
+    }
+    t
+};
+
 /// A line being written into `buf`; `full` once something did not fit.
 pub(crate) struct Line<'a> {
     buf: &'a mut [u8],
@@ -139,8 +158,10 @@ impl<'a> Line<'a> {
         if !v.is_finite() {
             return;
         }
-        if v.fract() == 0.0 && v.abs() < 1e15 {
-            // Whole numbers print as integers, as `{}` does.
+        // Whole numbers print as integers, as `{}` does (`v.fract()`
+        // would call libm's `trunc`; a round trip through i64 is exact
+        // below 1e15).
+        if v.abs() < 1e15 && (v as i64) as f64 == v {
             if v < 0.0 {
                 self.byte(b'-');
             }
@@ -220,14 +241,32 @@ impl<'a> Line<'a> {
         }
     }
 
+    /// Dotted decimal, each octet copied from [`OCTETS`] into a slot of
+    /// the widest text (15 bytes), then cut to length.
     #[inline]
     fn ipv4(&mut self, ip: Ipv4Addr) {
-        for (i, octet) in ip.octets().into_iter().enumerate() {
-            if i > 0 {
-                self.byte(b'.');
+        let start = self.len;
+        let Some(slot) = self.buf.get_mut(start..start + 16) else {
+            // Near the end of the buffer: byte by byte (may mark it full).
+            for (i, octet) in ip.octets().into_iter().enumerate() {
+                if i > 0 {
+                    self.byte(b'.');
+                }
+                self.u64(u64::from(octet));
             }
-            self.u64(u64::from(octet));
+            return;
+        };
+        let mut at = 0;
+        for (i, octet) in ip.octets().into_iter().enumerate() {
+            let text = &OCTETS[usize::from(octet)];
+            slot[at..at + 4].copy_from_slice(text);
+            at += usize::from(text[3]);
+            if i < 3 {
+                slot[at] = b'.';
+                at += 1;
+            }
         }
+        self.len = start + at;
     }
 
     /// RFC 5952 text, as `Ipv6Addr`'s `Display`: IPv4-mapped addresses as

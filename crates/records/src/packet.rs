@@ -40,7 +40,65 @@ pub struct Packet {
     /// TCP flags, for TCP segments.
     pub tcp_flags: Option<u16>,
     /// Wireshark's Info column; empty unless the source has it.
-    pub info: String,
+    pub info: Info,
+}
+
+/// Wireshark's Info column of one packet: usually absent (pcap sources
+/// leave it empty), so that copying a packet copies no text. Every packet
+/// is copied once per extra consumer of its stream: with `String` here,
+/// that clone cost 4% of the quick start.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Info(Option<Box<str>>);
+
+impl Info {
+    /// The text ("" when there is none).
+    #[inline]
+    pub fn as_str(&self) -> &str {
+        self.0.as_deref().unwrap_or("")
+    }
+
+    /// Whether there is no text.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.as_str().is_empty()
+    }
+
+    /// Drops the text.
+    #[inline]
+    pub fn clear(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl From<&str> for Info {
+    fn from(s: &str) -> Info {
+        Info((!s.is_empty()).then(|| s.into()))
+    }
+}
+
+impl From<String> for Info {
+    fn from(s: String) -> Info {
+        Info((!s.is_empty()).then(|| s.into_boxed_str()))
+    }
+}
+
+impl std::ops::Deref for Info {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl Serialize for Info {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Info {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Info, D::Error> {
+        String::deserialize(deserializer).map(Info::from)
+    }
 }
 
 impl Packet {
@@ -79,7 +137,7 @@ impl crate::Record for Packet {
             Field::Protocol => Value::Protocol(self.protocol),
             Field::Length => Value::U64(self.length.into()),
             Field::TcpFlags => self.tcp_flags.map_or(Value::Null, Value::Flags),
-            Field::Info => Value::Str(&self.info),
+            Field::Info => Value::Str(self.info.as_str()),
             _ => Value::Null,
         }
     }
@@ -99,7 +157,7 @@ impl crate::Record for Packet {
         k::protocol(out, self.protocol);
         k::u64(out, self.length.into());
         k::port(out, self.tcp_flags);
-        k::text(out, &self.info);
+        k::text(out, self.info.as_str());
     }
 }
 

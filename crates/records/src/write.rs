@@ -389,6 +389,45 @@ mod tests {
     }
 
     #[test]
+    fn ipv4_and_whole_floats_print_like_std() {
+        let mut n = 11u64;
+        for i in 0..20_000u32 {
+            n = n
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let ip = std::net::Ipv4Addr::from(
+                (n >> 16) as u32 & if i % 3 == 0 { 0x0f0f_0f0f } else { !0 },
+            );
+            // Every buffer length, so the slot near the end is exercised.
+            let size = 7 + (i as usize % 20);
+            let mut buf = vec![0u8; size];
+            let mut line = crate::line::Line::new(&mut buf);
+            line.csv_value(Value::Addr(Addr::V4(ip)));
+            if let Some(len) = line.finish() {
+                assert_eq!(String::from_utf8_lossy(&buf[..len]), ip.to_string());
+            } else {
+                assert!(ip.to_string().len() > size, "{ip} fits in {size}");
+            }
+            let f = match i % 4 {
+                0 => (n % 100_000) as f64,
+                1 => -((n % 1000) as f64),
+                2 => f64::from_bits(n >> 2),
+                _ => (n % 1000) as f64 / 7.0,
+            };
+            let mut buf = [0u8; 512];
+            let mut line = crate::line::Line::new(&mut buf);
+            line.csv_value(Value::F64(f));
+            let len = line.finish().unwrap_or(0);
+            let want = if f.is_finite() {
+                f.to_string()
+            } else {
+                String::new()
+            };
+            assert_eq!(String::from_utf8_lossy(&buf[..len]), want, "{f:?}");
+        }
+    }
+
+    #[test]
     fn ipv6_prints_like_std() {
         let mut n = 7u64;
         for i in 0..20_000u32 {

@@ -69,6 +69,7 @@ impl ConsoleConfig {
                             }
                             None => {
                                 if let Some(cap) = cap.take() {
+                                    summary.settle();
                                     output.session(&cap).give(std::mem::take(&mut summary));
                                 }
                             }
@@ -122,7 +123,15 @@ pub(crate) struct Summary {
     /// label is not even built.
     #[serde(skip)]
     floor: u64,
+    /// Packets and bytes per protocol, direct-mapped by the protocol's
+    /// symbol: most packets count here instead of in `by_protocol`'s hash
+    /// table; [`Summary::settle`] moves them there.
+    #[serde(skip)]
+    recent: Vec<Option<(Protocol, u64, u64)>>,
 }
+
+/// Slots of [`Summary::recent`].
+const RECENT: usize = 64;
 
 fn text(v: Value<'_>) -> String {
     match v {
@@ -160,9 +169,22 @@ impl Summary {
                     Value::Protocol(p) => p,
                     _ => Protocol::default(),
                 };
-                let p = self.by_protocol.entry(protocol).or_default();
-                p.0 += 1;
-                p.1 += len;
+                if self.recent.is_empty() {
+                    self.recent = vec![None; RECENT];
+                }
+                let slot = &mut self.recent[protocol.symbol() as usize % RECENT];
+                match slot {
+                    Some((p, n, b)) if *p == protocol => {
+                        *n += 1;
+                        *b += len;
+                    }
+                    Some(_) => {
+                        let p = self.by_protocol.entry(protocol).or_default();
+                        p.0 += 1;
+                        p.1 += len;
+                    }
+                    None => *slot = Some((protocol, 1, len)),
+                }
                 let src = match r.get(Field::Src) {
                     Value::Addr(a) => a,
                     _ => Addr::None,
@@ -265,7 +287,7 @@ impl Summary {
         }
     }
 
-    fn merge(&mut self, other: Summary) {
+    fn merge(&mut self, mut other: Summary) {
         self.records += other.records;
         self.anomalies += other.anomalies;
         self.bytes += other.bytes;
@@ -277,6 +299,8 @@ impl Summary {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
+        self.settle();
+        other.settle();
         for (k, (n, b)) in other.by_protocol {
             let e = self.by_protocol.entry(k).or_default();
             e.0 += n;
@@ -290,6 +314,15 @@ impl Summary {
         self.windows.extend(other.windows);
         self.busiest.extend(other.busiest);
         self.trim();
+    }
+
+    /// Moves the counts of `recent` into `by_protocol`.
+    fn settle(&mut self) {
+        for (p, n, b) in self.recent.iter_mut().filter_map(Option::take) {
+            let e = self.by_protocol.entry(p).or_default();
+            e.0 += n;
+            e.1 += b;
+        }
     }
 
     fn render(&self, title: &str, kind: RecordKind, top: usize) -> String {
@@ -452,5 +485,35 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(top(&fast), top(&all));
+    }
+
+    #[test]
+    fn protocol_counts_survive_slot_collisions_and_merges() {
+        // More protocols than slots, so that some share one.
+        let protocols: Vec<Protocol> = (0..150)
+            .map(|i| Protocol::new(&format!("P{i}")))
+            .chain([Protocol::new("TCP"), Protocol::default()])
+            .collect();
+        let mut parts = [Summary::default(), Summary::default()];
+        let mut want: std::collections::HashMap<Protocol, (u64, u64)> = Default::default();
+        for i in 0..20_000u64 {
+            let protocol = protocols[(i * i % 151) as usize];
+            let p = netanom_records::Packet {
+                protocol,
+                length: (i % 1500) as u32,
+                ..Default::default()
+            };
+            parts[(i % 3 == 0) as usize].add(&p);
+            let e = want.entry(protocol).or_default();
+            e.0 += 1;
+            e.1 += i % 1500;
+        }
+        let [mut a, mut b] = parts;
+        b.settle();
+        a.merge(b);
+        let got: std::collections::HashMap<Protocol, (u64, u64)> =
+            a.by_protocol.iter().map(|(k, v)| (*k, *v)).collect();
+        assert_eq!(got, want);
+        assert_eq!(a.records, 20_000);
     }
 }

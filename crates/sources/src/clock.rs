@@ -74,38 +74,57 @@ impl FileClock {
     }
 }
 
-/// Which worker decodes which records of which file.
+/// Which worker reads which files, and which process decodes which
+/// records of a split file.
+///
+/// A file that is not split is read by one worker (`file % peers`). A
+/// split file is read by the workers of every process in turns, one
+/// chunk of [`CHUNK`] records at a time (see `driver`), so each process
+/// reads it once; process `(file + record / CHUNK) % processes` decodes a
+/// record, the others only step over it.
 #[derive(Clone, Copy, Debug)]
 pub struct Assignment {
     /// This worker's global index.
     pub index: usize,
     /// All workers of all processes.
     pub peers: usize,
+    /// Processes in the cluster (workers are numbered process by process).
+    pub processes: usize,
 }
 
 impl Assignment {
+    /// This worker's process.
+    pub fn process(&self) -> usize {
+        let per_process = (self.peers / self.processes.max(1)).max(1);
+        self.index / per_process
+    }
+
     /// Whether this worker reads file number `file` at all.
     pub fn reads(&self, file: usize, split: bool) -> bool {
         split || file % self.peers == self.index
     }
 
-    /// The worker that decodes record `record` of file `file`.
-    pub fn owner(&self, file: usize, split: bool, record: u64) -> usize {
-        if split {
-            ((file as u64 + record / CHUNK) % self.peers as u64) as usize
-        } else {
-            file % self.peers
-        }
+    /// The process that decodes record `record` of split file `file`.
+    pub fn owner_process(&self, file: usize, record: u64) -> usize {
+        ((file as u64 + record / CHUNK) % self.processes.max(1) as u64) as usize
     }
 
-    /// Whether this worker decodes record `record` of file `file`.
+    /// Whether this worker's process decodes record `record` of file `file`
+    /// (always, for a file this worker reads alone).
     pub fn mine(&self, file: usize, split: bool, record: u64) -> bool {
-        self.owner(file, split, record) == self.index
+        !split || self.owner_process(file, record) == self.process()
     }
 
-    /// The worker that reports file-level events (open errors, truncation).
-    pub fn reporter(&self, file: usize) -> usize {
-        file % self.peers
+    /// Whether this worker reports file-level events (open errors,
+    /// truncation, a file done) of file `file`: one worker per file in the
+    /// whole cluster. For a split file, the one of the reporting process
+    /// that meets the event.
+    pub fn reports(&self, file: usize, split: bool) -> bool {
+        if split {
+            file % self.processes.max(1) == self.process()
+        } else {
+            file % self.peers == self.index
+        }
     }
 }
 
@@ -128,13 +147,31 @@ mod tests {
     }
 
     #[test]
-    fn chunks_rotate_over_workers() {
-        let a = Assignment { index: 1, peers: 2 };
+    fn files_and_chunks_spread_over_workers_and_processes() {
+        // One process, two workers: both read a split file and decode all
+        // of it between them; a file that is not split has one reader.
+        let a = Assignment {
+            index: 1,
+            peers: 2,
+            processes: 1,
+        };
         assert!(a.reads(0, true));
         assert!(!a.reads(0, false));
         assert!(a.reads(1, false));
-        assert!(!a.mine(0, true, 0));
-        assert!(a.mine(0, true, CHUNK));
-        assert!(a.mine(1, true, 0));
+        assert!(a.mine(0, true, 0) && a.mine(0, true, CHUNK));
+        assert!(a.reports(0, true) && !a.reports(0, false));
+        // Two processes of two workers: worker 3 is in process 1, which
+        // decodes every other chunk.
+        let b = Assignment {
+            index: 3,
+            peers: 4,
+            processes: 2,
+        };
+        assert_eq!(b.process(), 1);
+        assert!(!b.mine(0, true, 0));
+        assert!(b.mine(0, true, CHUNK));
+        assert!(b.mine(1, true, 0));
+        assert!(b.mine(0, false, 0));
+        assert!(b.reports(1, true) && !b.reports(0, true));
     }
 }

@@ -244,7 +244,7 @@ impl Layout {
 /// Reads one CSV file.
 pub(crate) struct CsvReader {
     name: String,
-    input: BufReader<Box<dyn Read>>,
+    input: BufReader<Box<dyn Read + Send>>,
     line: Vec<u8>,
     fields: Fields,
     layout: Layout,
@@ -367,7 +367,7 @@ impl CsvReader {
             protocol: protocol(field(layout.protocol)),
             length,
             tcp_flags,
-            info: layout.info.map(|i| field(i).to_owned()).unwrap_or_default(),
+            info: layout.info.map(|i| field(i).into()).unwrap_or_default(),
         };
         Ok(ts)
     }
@@ -542,7 +542,7 @@ impl CsvReader {
     fn from_reader(
         columns: &Columns,
         name: String,
-        input: Box<dyn Read>,
+        input: Box<dyn Read + Send>,
     ) -> Result<CsvReader, BadInput> {
         let bad = |message: String, kind: &str| BadInput {
             file: name.clone(),
@@ -637,7 +637,7 @@ pub fn read_bytes(bytes: &[u8]) -> Vec<Result<Packet, BadInput>> {
         keep_info: true,
         redact: false,
     };
-    let input: Box<dyn Read> = Box::new(std::io::Cursor::new(bytes.to_vec()));
+    let input: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(bytes.to_vec()));
     let mut reader = match CsvReader::from_reader(&columns, "input.csv".into(), input) {
         Ok(reader) => reader,
         Err(bad) => return vec![Err(bad)],

@@ -2,13 +2,15 @@
 //! large files) over workers, sends each record at its [`FileClock`] time,
 //! and counts and reports bad input.
 
-use crate::clock::{Assignment, FileClock};
+use crate::clock::{Assignment, FileClock, CHUNK};
 use crate::flow_control::{send, FlowControl};
 use netanom_records::stats::{BadInput, ComponentStats};
 use netanom_records::{Packet, Time, Ts};
-use std::collections::VecDeque;
+use std::any::Any;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use timely::dataflow::operators::generic::operator::source;
 use timely::dataflow::{Scope, Stream};
 
@@ -41,7 +43,7 @@ pub(crate) trait RecordReader: Sized + 'static {
 }
 
 /// What the driver needs of a source's config.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct Spec {
     pub files: Vec<PathBuf>,
     pub split: bool,
@@ -50,6 +52,10 @@ pub(crate) struct Spec {
     /// The sinks' progress: reading waits while this source is more than a
     /// tick ahead of it.
     pub consumed: timely::dataflow::ProbeHandle<Time>,
+    /// Processes in the cluster.
+    pub processes: usize,
+    /// Where the process's workers find the split files they share.
+    pub shared: Arc<SharedReads>,
 }
 
 impl Spec {
@@ -68,6 +74,8 @@ impl Spec {
             tick: ctx.tick,
             out_of_order: out_of_order.nanos(),
             consumed: ctx.consumed.clone(),
+            processes: ctx.processes,
+            shared: ctx.shared.clone(),
         }
     }
 }
@@ -78,6 +86,7 @@ struct Task {
     first: Time,
 }
 
+/// A file being read: its reader, its clock, how far it is.
 struct Current<R> {
     file: usize,
     reader: R,
@@ -86,8 +95,68 @@ struct Current<R> {
     record: u64,
 }
 
+/// A split file, read by the workers of one process in turns (a chunk at
+/// a time, whoever gets the lock): the file is read once per process,
+/// not once per worker, while decoding and everything downstream runs
+/// on all of them.
+pub(crate) struct SharedFile<R> {
+    state: Mutex<Shared<R>>,
+    /// The least Timely time a record not yet read may be sent at
+    /// (`Time::MAX` once the file is done): where a worker that does not
+    /// hold the lock keeps its capability.
+    floor: AtomicU64,
+}
+
+enum Shared<R> {
+    Unopened,
+    Open(Current<R>),
+    Done,
+}
+
+/// The split files of a process's sources, by source and path: every
+/// worker of the process finds the same [`SharedFile`].
+#[derive(Default)]
+pub struct SharedReads {
+    files: Mutex<HashMap<(String, PathBuf), Arc<dyn Any + Send + Sync>>>,
+}
+
+impl SharedReads {
+    fn get<R: Send + 'static>(&self, source: &str, path: &Path, first: Time) -> Arc<SharedFile<R>> {
+        let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = files
+            .entry((source.to_owned(), path.to_owned()))
+            .or_insert_with(|| {
+                Arc::new(SharedFile::<R> {
+                    state: Mutex::new(Shared::Unopened),
+                    floor: AtomicU64::new(first),
+                })
+            });
+        match entry.clone().downcast::<SharedFile<R>>() {
+            Ok(file) => file,
+            // Two sources of different formats cannot share an id.
+            Err(_) => Arc::new(SharedFile {
+                state: Mutex::new(Shared::Done),
+                floor: AtomicU64::new(Time::MAX),
+            }),
+        }
+    }
+}
+
+/// What a worker is reading.
+enum Reading<R> {
+    /// A file this worker reads alone.
+    Own(Current<R>),
+    /// A split file, in turns with the process's other workers.
+    Shared(usize, PathBuf, Arc<SharedFile<R>>),
+}
+
+/// Looks a few times at once, then sleeps this long, when another worker
+/// holds a shared file.
+const BUSY_SPINS: u32 = 16;
+const BUSY_WAIT: std::time::Duration = std::time::Duration::from_micros(50);
+
 /// Builds a source operator reading `spec.files` with `R`.
-pub(crate) fn file_source<'s, R: RecordReader>(
+pub(crate) fn file_source<'s, R: RecordReader + Send>(
     scope: Scope<'s, Time>,
     name: &str,
     spec: Spec,
@@ -97,7 +166,9 @@ pub(crate) fn file_source<'s, R: RecordReader>(
     let assignment = Assignment {
         index: scope.index(),
         peers: scope.peers().max(1),
+        processes: spec.processes.max(1),
     };
+    let source_id = name.to_owned();
     source::<_, timely::container::CapacityContainerBuilder<Vec<Packet>>, _, _>(
         scope,
         name,
@@ -125,15 +196,20 @@ pub(crate) fn file_source<'s, R: RecordReader>(
                             first: Time::MAX,
                         })
                     }
-                    Err(bad) => file_failed(&stats, &assignment, file, bad),
+                    Err(bad) => {
+                        if assignment.reports(file, spec.split) {
+                            file_failed(&stats, bad);
+                        }
+                    }
                 }
             }
             let mut cap = Some(cap);
-            let mut current: Option<Current<R>> = None;
+            let mut current: Option<Reading<R>> = None;
             let mut packet = Packet::default();
             let mut buf: Vec<Packet> = Vec::with_capacity(BATCH);
             let mut buf_time: Time = 0;
             let mut flow = FlowControl::new(spec.consumed.clone(), spec.tick);
+            let mut busy = 0u32;
             activator.activate();
 
             move |output| {
@@ -152,67 +228,127 @@ pub(crate) fn file_source<'s, R: RecordReader>(
                     send(&stats, held, output, buf, time);
                 };
                 let mut budget = BUDGET;
+                let mut wait = false;
                 while budget > 0 {
                     if current.is_none() {
                         let Some(task) = tasks.pop_front() else { break };
-                        match R::open(&options, &task.path) {
-                            Ok(reader) => {
-                                current = Some(Current {
-                                    file: task.file,
-                                    reader,
-                                    clock: FileClock::new(spec.tick, spec.out_of_order),
-                                    first: task.first,
-                                    record: 0,
-                                })
-                            }
-                            Err(bad) => {
-                                file_failed(&stats, &assignment, task.file, bad);
-                                continue;
+                        if spec.split {
+                            let shared = spec.shared.get::<R>(&source_id, &task.path, task.first);
+                            current = Some(Reading::Shared(task.file, task.path, shared));
+                        } else {
+                            match R::open(&options, &task.path) {
+                                Ok(reader) => {
+                                    current = Some(Reading::Own(Current::new(task, reader, &spec)))
+                                }
+                                Err(bad) => {
+                                    file_failed(&stats, bad);
+                                    continue;
+                                }
                             }
                         }
                     }
-                    let Some(cur) = current.as_mut() else { break };
-                    budget -= 1;
-                    let mine = assignment.mine(cur.file, spec.split, cur.record);
-                    match cur.reader.next(mine, &mut packet) {
-                        Step::Record(ts) => {
-                            let time = cur.clock.observe(ts);
-                            cur.record += 1;
-                            if mine {
-                                if time != buf_time || buf.len() >= BATCH {
+                    match current.as_mut() {
+                        None => break,
+                        Some(Reading::Own(cur)) => {
+                            let (used, finished) = read(
+                                cur,
+                                budget,
+                                &assignment,
+                                false,
+                                &stats,
+                                &mut packet,
+                                &mut buf,
+                                &mut buf_time,
+                                &mut flush,
+                            );
+                            budget = budget.saturating_sub(used);
+                            if finished {
+                                current = None;
+                            }
+                        }
+                        Some(Reading::Shared(file, path, shared)) => {
+                            let mut state = match shared.state.try_lock() {
+                                Ok(state) => state,
+                                Err(std::sync::TryLockError::WouldBlock) => {
+                                    // Another worker reads it now.
+                                    wait = true;
+                                    break;
+                                }
+                                Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+                            };
+                            busy = 0;
+                            if matches!(*state, Shared::Unopened) {
+                                let task = Task {
+                                    file: *file,
+                                    path: path.clone(),
+                                    first: shared.floor.load(Ordering::Acquire),
+                                };
+                                *state = match R::open(&options, path) {
+                                    Ok(reader) => Shared::Open(Current::new(task, reader, &spec)),
+                                    Err(bad) => {
+                                        if assignment.reports(*file, true) {
+                                            file_failed(&stats, bad);
+                                        }
+                                        Shared::Done
+                                    }
+                                };
+                            }
+                            let finished = match &mut *state {
+                                Shared::Open(cur) => {
+                                    // One chunk per turn, so that the other
+                                    // workers get theirs.
+                                    let n = budget.min(CHUNK as usize);
+                                    let (used, finished) = read(
+                                        cur,
+                                        n,
+                                        &assignment,
+                                        true,
+                                        &stats,
+                                        &mut packet,
+                                        &mut buf,
+                                        &mut buf_time,
+                                        &mut flush,
+                                    );
+                                    budget = budget.saturating_sub(used);
+                                    let floor = if finished {
+                                        Time::MAX
+                                    } else {
+                                        cur.clock.floor().unwrap_or(cur.first)
+                                    };
+                                    // Sent before the floor moves on: their
+                                    // times are at or above this worker's
+                                    // capability, which other workers'
+                                    // records may now pass.
                                     flush(&mut buf, buf_time);
-                                    buf_time = time;
+                                    shared.floor.store(floor, Ordering::Release);
+                                    finished
                                 }
-                                buf.push(std::mem::take(&mut packet));
+                                Shared::Unopened | Shared::Done => true,
+                            };
+                            if finished {
+                                *state = Shared::Done;
+                                shared.floor.store(Time::MAX, Ordering::Release);
+                                drop(state);
+                                current = None;
+                            } else {
+                                // A turn is one chunk.
+                                break;
                             }
-                        }
-                        Step::Bad(bad) => {
-                            if mine {
-                                stats.bad_input(bad);
-                            }
-                        }
-                        Step::End(bad) => {
-                            let file = cur.file;
-                            if assignment.reporter(file) == assignment.index {
-                                ComponentStats::add(&stats.files_done, 1);
-                                if let Some(bad) = bad {
-                                    stats.bad_input(bad);
-                                }
-                            }
-                            current = None;
-                        }
-                        Step::Fatal(bad) => {
-                            file_failed(&stats, &assignment, cur.file, bad);
-                            current = None;
                         }
                     }
                 }
                 flush(&mut buf, buf_time);
                 // Hold the capability at the least time still to come.
                 let mut bound = tasks.iter().map(|t| t.first).min();
-                if let Some(cur) = &current {
-                    let floor = cur.clock.floor().unwrap_or(cur.first);
-                    bound = Some(bound.map_or(floor, |b| b.min(floor)));
+                let least = match &current {
+                    Some(Reading::Own(cur)) => Some(cur.clock.floor().unwrap_or(cur.first)),
+                    Some(Reading::Shared(_, _, shared)) => {
+                        Some(shared.floor.load(Ordering::Acquire))
+                    }
+                    None => None,
+                };
+                if let Some(least) = least {
+                    bound = Some(bound.map_or(least, |b| b.min(least)));
                 }
                 match bound {
                     None => cap = None,
@@ -220,7 +356,16 @@ pub(crate) fn file_source<'s, R: RecordReader>(
                         if bound > *held.time() && bound != Time::MAX {
                             held.downgrade(&bound);
                         }
-                        activator.activate();
+                        if wait {
+                            busy += 1;
+                            if busy < BUSY_SPINS {
+                                activator.activate();
+                            } else {
+                                activator.activate_after(BUSY_WAIT);
+                            }
+                        } else {
+                            activator.activate();
+                        }
                     }
                 }
             }
@@ -228,12 +373,78 @@ pub(crate) fn file_source<'s, R: RecordReader>(
     )
 }
 
-/// Counts and reports a file that could not be read (on one worker only).
-fn file_failed(stats: &ComponentStats, assignment: &Assignment, file: usize, bad: BadInput) {
-    if assignment.reporter(file) == assignment.index {
-        ComponentStats::add(&stats.files_error, 1);
-        stats.bad_input(bad);
+impl<R> Current<R> {
+    fn new(task: Task, reader: R, spec: &Spec) -> Current<R> {
+        Current {
+            file: task.file,
+            reader,
+            clock: FileClock::new(spec.tick, spec.out_of_order),
+            first: task.first,
+            record: 0,
+        }
     }
+}
+
+/// Reads up to `budget` records of `cur`, decoding those of this worker's
+/// process and handing them to `flush` in batches of one time. Returns
+/// the records read and whether the file is finished.
+#[allow(clippy::too_many_arguments)]
+fn read<R: RecordReader>(
+    cur: &mut Current<R>,
+    budget: usize,
+    assignment: &Assignment,
+    split: bool,
+    stats: &ComponentStats,
+    packet: &mut Packet,
+    buf: &mut Vec<Packet>,
+    buf_time: &mut Time,
+    flush: &mut impl FnMut(&mut Vec<Packet>, Time),
+) -> (usize, bool) {
+    let mut used = 0;
+    while used < budget {
+        used += 1;
+        let mine = assignment.mine(cur.file, split, cur.record);
+        match cur.reader.next(mine, packet) {
+            Step::Record(ts) => {
+                let time = cur.clock.observe(ts);
+                cur.record += 1;
+                if mine {
+                    if time != *buf_time || buf.len() >= BATCH {
+                        flush(buf, *buf_time);
+                        *buf_time = time;
+                    }
+                    buf.push(std::mem::take(packet));
+                }
+            }
+            Step::Bad(bad) => {
+                if mine {
+                    stats.bad_input(bad);
+                }
+            }
+            Step::End(bad) => {
+                if assignment.reports(cur.file, split) {
+                    ComponentStats::add(&stats.files_done, 1);
+                    if let Some(bad) = bad {
+                        stats.bad_input(bad);
+                    }
+                }
+                return (used, true);
+            }
+            Step::Fatal(bad) => {
+                if assignment.reports(cur.file, split) {
+                    file_failed(stats, bad);
+                }
+                return (used, true);
+            }
+        }
+    }
+    (used, false)
+}
+
+/// Counts and reports a file that could not be read.
+fn file_failed(stats: &ComponentStats, bad: BadInput) {
+    ComponentStats::add(&stats.files_error, 1);
+    stats.bad_input(bad);
 }
 
 /// The first record's timestamp, or `None` for a file without records.

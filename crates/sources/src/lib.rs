@@ -17,6 +17,7 @@ pub mod pcap;
 
 pub use capture_dir::CaptureDirConfig;
 pub use csv::CsvConfig;
+pub use driver::SharedReads;
 pub use pcap::PcapConfig;
 
 use netanom_records::doc::{parse_options, ConfigProblem, Describe, PluginDoc};
@@ -55,6 +56,11 @@ pub struct SourceContext<'a> {
     /// Anonymization is in the pipeline: bad-input reports must not quote
     /// what they found (it may hold an address), only where and what kind.
     pub redact: bool,
+    /// Processes in the cluster (1 without cluster mode).
+    pub processes: usize,
+    /// Shared by the workers of this process: the split files they read
+    /// in turns.
+    pub shared: Arc<SharedReads>,
 }
 
 impl SourceConfig {
