@@ -348,7 +348,7 @@ mod tests {
                         protocol,
                         length: r.len_max,
                         tcp_flags: r.key.sport,
-                        info: format!("info {n}, \"x\""),
+                        info: format!("info {n}, \"x\"").into(),
                     };
                     let (mut fast, mut slow) = (Vec::new(), Vec::new());
                     csv_row(&p, Packet::FIELDS, &mut fast);

@@ -766,7 +766,7 @@ mod round_trip {
                     protocol: Protocol::new(&protocol),
                     length,
                     tcp_flags,
-                    info,
+                    info: info.into(),
                 },
             )
     }
