@@ -260,7 +260,7 @@ fn sort_by_window(
         // starts (then `cmp` orders them), never the other way round.
         Some(last) if last < order.len().saturating_mul(4) => last + 1,
         _ => {
-            order.sort_unstable_by(cmp);
+            sort_with_prefix(&mut order, &cmp);
             return order;
         }
     };
@@ -282,51 +282,73 @@ fn sort_by_window(
         }
     }
     for b in 0..buckets {
-        sorted[ends[b]..ends[b + 1]].sort_unstable_by(&cmp);
+        sort_with_prefix(&mut sorted[ends[b]..ends[b + 1]], &cmp);
     }
     sorted
+}
+
+/// Sorts by `(start, prefix)` alone (two integer comparisons, no call),
+/// then each run of equal prefixes by `cmp`: the same order as sorting by
+/// `cmp`, which must order by `(start, prefix)` first.
+fn sort_with_prefix(
+    part: &mut [(i64, u128, usize)],
+    cmp: &impl Fn(&(i64, u128, usize), &(i64, u128, usize)) -> std::cmp::Ordering,
+) {
+    part.sort_unstable_by_key(|e| (e.0, e.1));
+    let mut i = 0;
+    while i < part.len() {
+        let mut j = i + 1;
+        while j < part.len() && (part[j].0, part[j].1) == (part[i].0, part[i].1) {
+            j += 1;
+        }
+        if j - i > 1 {
+            part[i..j].sort_unstable_by(cmp);
+        }
+        i = j;
+    }
 }
 
 /// The first 16 bytes of a group's sort key (`records::sortkey`: address
 /// kind and bytes, protocol name, ports), as a big-endian integer: a
 /// smaller prefix means a smaller group, equal prefixes decide nothing.
 fn key_prefix(k: &GroupKey) -> u128 {
-    /// Bits from the top; what does not fit is cut off.
-    struct Bits {
-        bits: u128,
-        free: u32,
+    /// Bytes from the start; what does not fit is cut off.
+    struct Prefix {
+        buf: [u8; 16],
+        n: usize,
     }
-    impl Bits {
+    impl Prefix {
         #[inline]
-        fn push(&mut self, value: u128, width: u32) {
-            if self.free >= width {
-                self.free -= width;
-                self.bits |= value << self.free;
-            } else if self.free > 0 {
-                self.bits |= value >> (width - self.free);
-                self.free = 0;
+        fn bytes(&mut self, b: &[u8]) {
+            let m = b.len().min(16 - self.n);
+            self.buf[self.n..self.n + m].copy_from_slice(&b[..m]);
+            self.n += m;
+        }
+        #[inline]
+        fn byte(&mut self, b: u8) {
+            if self.n < 16 {
+                self.buf[self.n] = b;
+                self.n += 1;
             }
         }
         #[inline]
         fn addr(&mut self, a: Addr) {
             match a {
-                Addr::None => self.push(0, 8),
-                Addr::V4(ip) => self.push((1 << 32) | u128::from(u32::from(ip)), 40),
+                Addr::None => self.byte(0),
+                Addr::V4(ip) => {
+                    self.byte(1);
+                    self.bytes(&ip.octets());
+                }
                 Addr::V6(ip) => {
-                    self.push(2, 8);
-                    self.push(u128::from(ip), 128);
+                    self.byte(2);
+                    self.bytes(&ip.octets());
                 }
                 Addr::Mac(m) => {
-                    self.push(3, 8);
-                    self.push(
-                        u128::from(u64::from_be_bytes([
-                            0, 0, m[0], m[1], m[2], m[3], m[4], m[5],
-                        ])),
-                        48,
-                    );
+                    self.byte(3);
+                    self.bytes(&m);
                 }
                 Addr::Name(id) => {
-                    self.push(4, 8);
+                    self.byte(4);
                     self.text(netanom_records::intern::resolve(id));
                 }
             }
@@ -334,28 +356,26 @@ fn key_prefix(k: &GroupKey) -> u128 {
         /// Text and its terminating 0 byte.
         #[inline]
         fn text(&mut self, s: &str) {
-            for &b in s.as_bytes() {
-                if self.free == 0 {
-                    return;
-                }
-                self.push(u128::from(b), 8);
-            }
-            self.push(0, 8);
+            self.bytes(s.as_bytes());
+            self.byte(0);
         }
     }
-    let mut p = Bits { bits: 0, free: 128 };
+    let mut p = Prefix { buf: [0; 16], n: 0 };
     p.addr(k.src);
     p.addr(k.dst);
-    if p.free > 0 {
+    if p.n < 16 {
         p.text(k.protocol.name());
         for port in [k.sport, k.dport] {
             match port {
-                None => p.push(0, 8),
-                Some(port) => p.push((1 << 16) | u128::from(port), 24),
+                None => p.byte(0),
+                Some(port) => {
+                    p.byte(1);
+                    p.bytes(&port.to_be_bytes());
+                }
             }
         }
     }
-    p.bits
+    u128::from_be_bytes(p.buf)
 }
 
 /// The worker a group goes to, as a hash: the same in every process
@@ -453,9 +473,15 @@ enum Distinct<T: std::hash::Hash + Eq + Copy> {
     #[default]
     Empty,
     One(T),
+    /// The set, and the value inserted last: a host's packets come in
+    /// bursts to one peer and port, and a repeat skips the hash set.
     // Boxed on purpose: an unboxed set would triple the size of every entry.
-    #[allow(clippy::box_collection)]
-    Many(Box<std::collections::HashSet<T, netanom_records::hash::FxBuildHasher>>),
+    Many(
+        Box<(
+            std::collections::HashSet<T, netanom_records::hash::FxBuildHasher>,
+            T,
+        )>,
+    ),
 }
 
 impl<T: std::hash::Hash + Eq + Copy> Distinct<T> {
@@ -468,10 +494,13 @@ impl<T: std::hash::Hash + Eq + Copy> Distinct<T> {
                     std::collections::HashSet::with_capacity_and_hasher(4, Default::default());
                 set.insert(*v);
                 set.insert(value);
-                *self = Distinct::Many(Box::new(set));
+                *self = Distinct::Many(Box::new((set, value)));
             }
-            Distinct::Many(set) => {
-                set.insert(value);
+            Distinct::Many(many) => {
+                if many.1 != value {
+                    many.0.insert(value);
+                    many.1 = value;
+                }
             }
         }
     }
@@ -480,7 +509,7 @@ impl<T: std::hash::Hash + Eq + Copy> Distinct<T> {
         match self {
             Distinct::Empty => 0,
             Distinct::One(_) => 1,
-            Distinct::Many(set) => u32::try_from(set.len()).unwrap_or(u32::MAX),
+            Distinct::Many(many) => u32::try_from(many.0.len()).unwrap_or(u32::MAX),
         }
     }
 }
@@ -606,6 +635,42 @@ mod tests {
         let far = vec![(i64::MAX, 0, 0), (i64::MIN, 0, 1), (0, 0, 2)];
         let sorted = sort_by_window(far, 1, |a, b| a.cmp(b));
         assert_eq!(sorted, vec![(i64::MIN, 0, 1), (0, 0, 2), (i64::MAX, 0, 0)]);
+    }
+
+    #[test]
+    fn key_prefix_is_the_sort_key_after_the_bounds() {
+        use netanom_records::Record as _;
+        let addrs = [
+            Addr::None,
+            Addr::V4("10.1.2.3".parse().expect("v4")),
+            Addr::V6("fe80::1:2".parse().expect("v6")),
+            Addr::Mac([1, 2, 3, 4, 5, 6]),
+            Addr::Name(netanom_records::intern::intern("host-a")),
+        ];
+        for src in addrs {
+            for dst in addrs {
+                for (protocol, port) in [("TCP", Some(443)), ("TLSv1.3", None), ("", Some(1))] {
+                    let key = GroupKey {
+                        src,
+                        dst,
+                        protocol: netanom_records::Protocol::new(protocol),
+                        sport: port,
+                        dport: port.map(|p| p + 1),
+                    };
+                    let record = WindowRecord {
+                        key,
+                        ..WindowRecord::default()
+                    };
+                    let mut bytes = Vec::new();
+                    record.sort_key(&mut bytes);
+                    let mut want = [0u8; 16];
+                    let tail = &bytes[16..];
+                    let n = tail.len().min(16);
+                    want[..n].copy_from_slice(&tail[..n]);
+                    assert_eq!(key_prefix(&key), u128::from_be_bytes(want), "{key:?}");
+                }
+            }
+        }
     }
 
     #[test]
