@@ -105,6 +105,11 @@ impl<'a> Line<'a> {
     /// Decimal digits of `n`.
     #[inline]
     fn u64(&mut self, n: u64) {
+        // Counts of one and flags of zero are most values.
+        if n < 10 {
+            self.byte(b'0' + n as u8);
+            return;
+        }
         let digits = n.checked_ilog10().unwrap_or(0) as usize + 1;
         if let Some(slot) = self.take(digits) {
             fill_digits(slot, n);
