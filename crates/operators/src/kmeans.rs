@@ -1,19 +1,45 @@
 //! `kmeans`: streaming k-means scoring, the notebook's clustering made
-//! incremental.
+//! incremental, trained across workers.
 //!
-//! Design (documented in the README): every record is exchanged to worker
-//! 0, which trains, updates and scores; records of one event-time epoch
-//! (one Timely time) are processed in sort-key order, so the model and
-//! every score are the same whatever the number of workers. Training is
-//! cheap next to windowing (the input is already aggregated), and scoring
-//! runs at several million records per second on one core.
+//! Design. Two operators and a feedback loop:
+//! - *scorers* (every worker): records stay on the worker the upstream
+//!   operator put them on. Once every record of epoch `t` (one Timely
+//!   time) is there and every model message of the times before it, the
+//!   worker scores them with the model after the previous epoch and sends
+//!   worker 0 its [`Partial`] of `t`: per centroid the count and the sum of
+//!   the standardized points, per dimension the sum of squares, in fixed
+//!   point, and for a quantile threshold its largest distances.
+//! - *trainer* (worker 0): merges the partials of `t` (integer sums, so
+//!   the merge is exact whatever the grouping or order), discounts the old
+//!   weights (`decay`, `half_life`) and updates the centroids and the
+//!   running standardization (Chan's merge of moments), updates the
+//!   threshold, and broadcasts the model to every worker through a loop
+//!   (summary +1 tick: the model made at `t` arrives at `t + 1`). The loop
+//!   input is not connected to the scorers' output, so it only gates when
+//!   an epoch may be scored and never holds the output frontier.
 //!
-//! Per epoch: records are scored with the model as it was after the
-//! previous epoch, then the epoch's records update it (mini-batch, Spark
-//! StreamingKMeans rule). The model starts once `warmup` records have
-//! arrived (whole epochs): greedy k-means++ and Lloyd on them, which also
-//! scores them. Until then a capability follows the input frontier, so
-//! flow control never waits for the operator.
+//! Warmup: before the model exists, scorers send their records to worker
+//! 0, which gathers whole epochs in sort-key order until it has `warmup`
+//! records, trains (k-means++ and Lloyd, PCA if asked), scores them and
+//! broadcasts the first model. Until then it holds a capability that
+//! follows its input frontier, so flow control never waits for it.
+//!
+//! Determinism: every worker scores with the same model bits, the merged
+//! sums do not depend on how records were spread, and thresholds are
+//! computed once, on worker 0, from the merged values: the model, every
+//! score and every `anomaly` flag are the same on any number of workers
+//! and processes. The quantile threshold keeps, per epoch, the record
+//! count and the exact top [`kept`] distances (merged from each worker's
+//! top), enough for the nearest-rank quantile of the recent records.
+//!
+//! Checkpoints: the model is the same everywhere, so worker 0 snapshots
+//! the trainer (warmup records, model, threshold state, time of the last
+//! update) after each epoch. On restart it restores it and its first
+//! message gives every worker the restored model and the checkpoint's
+//! time, before which epochs are a replay and are skipped.
+//!
+//! `mode: score` needs none of this: every worker loads the model file and
+//! scores its own records.
 
 use crate::kmeans_model::{Model, Partial};
 use crate::kmeans_pca::Pca;
@@ -46,11 +72,13 @@ use timely::ExchangeData;
 /// (mini-batch, with `decay` or `half_life` forgetting); a record is
 /// scored with the model of the tick before its own (warmup records with
 /// the initial model). Outputs the input's fields plus `cluster`,
-/// `distance`, `score` (= distance / threshold) and `anomaly`. Results do
-/// not depend on the number of workers: training and scoring run on
-/// worker 0. With `model_path`, `mode: train` saves the model at the end
-/// of the run and `mode: score` scores every record with a saved model,
-/// unchanged.
+/// `distance`, `score` (= distance / threshold) and `anomaly`. Each
+/// worker scores its own records and sends per-centroid sums to worker 0,
+/// which merges them exactly, updates the model and sends it back to every
+/// worker (warmup training runs on worker 0): results do not depend on the
+/// number of workers. With `model_path`, `mode: train` saves the model at
+/// the end of the run and `mode: score` scores every record with a saved
+/// model, unchanged.
 #[derive(Clone, Debug, Serialize, Deserialize, netanom_derive::Describe)]
 #[serde(deny_unknown_fields)]
 pub struct KmeansConfig {
@@ -76,8 +104,9 @@ pub struct KmeansConfig {
     #[serde(default)]
     pub half_life: Option<Duration>,
     /// When a record is an anomaly: `{value: 3.5}` (a fixed distance),
-    /// `{quantile: 0.999}` (of recent distances, the last `max(1000,
-    /// 20 / (1 - q))` records), or `{farthest: 100}` (the 100th largest
+    /// `{quantile: 0.999}` (nearest rank of the recent distances: the
+    /// newest ticks holding at least `max(1000, 20 / (1 - q))` records,
+    /// updated every tick), or `{farthest: 100}` (the 100th largest
     /// distance in warmup, the book's rule).
     #[serde(default = "default_threshold")]
     #[describe(ty = "{value: X} | {quantile: Q} | {farthest: N}")]
@@ -96,8 +125,11 @@ pub struct KmeansConfig {
     pub model_path: Option<PathBuf>,
     /// `train`: warmup, then updates every tick. `score`: no warmup and
     /// no updates; every record is scored with the model of `model_path`
-    /// and its saved threshold (k, seed and threshold options are not
-    /// used; the features must be the model's).
+    /// and its saved threshold, or `threshold: {value: X}` if given. The
+    /// features (and `pca`, if given) must be the model's; training
+    /// options (k, warmup, seed, n_init, max_iter, decay, half_life, a
+    /// quantile or farthest threshold) have no effect and a run warns
+    /// about those set.
     #[serde(default)]
     #[describe(ty = "train | score")]
     pub mode: Mode,
@@ -607,6 +639,12 @@ impl KmeansConfig {
     }
 }
 
+/// What the scorers emit: scored records, and what goes to the trainer.
+type ScorerOutput<R> = Vec<Result<Scored<R>, ToTrainer<R>>>;
+
+/// What the trainer emits: scored warmup records, and models.
+type TrainerOutput<R> = Vec<Result<Scored<R>, ToScorers>>;
+
 /// The scoring half, on every worker: each epoch's records are scored
 /// where they are, with the model the trainer broadcast after the epochs
 /// before; each worker then sends the trainer its statistics of the epoch
@@ -618,7 +656,7 @@ fn scorers<'s, R: Record + ExchangeData>(
     features: Vec<Feature>,
     quantile: Option<f64>,
     component: Arc<ComponentStats>,
-) -> Stream<'s, Time, Vec<Result<Scored<R>, ToTrainer<R>>>> {
+) -> Stream<'s, Time, ScorerOutput<R>> {
     let mut builder = OperatorBuilder::new(format!("{name}-score"), input.scope());
     let mut records = builder.new_input(input, Pipeline);
     let mut models_in = builder.new_input(models, Pipeline);
@@ -626,10 +664,10 @@ fn scorers<'s, R: Record + ExchangeData>(
     // connected to the output, or the cycle through the trainer would hold
     // the output frontier one tick at a time.
     let (output, stream) = builder.new_output_connection([(0usize, Antichain::from_elem(0u64))]);
-    let mut output =
-        OutputBuilder::<Time, CapacityContainerBuilder<Vec<Result<Scored<R>, ToTrainer<R>>>>>::from(
-            output,
-        );
+    let mut output = OutputBuilder::<
+        Time,
+        CapacityContainerBuilder<Vec<Result<Scored<R>, ToTrainer<R>>>>,
+    >::from(output);
     builder.build(move |_initial| {
         let mut stash: BTreeMap<Time, (Capability<Time>, Vec<R>)> = BTreeMap::new();
         let mut messages: BTreeMap<Time, Vec<ToScorers>> = BTreeMap::new();
@@ -694,12 +732,19 @@ fn scorers<'s, R: Record + ExchangeData>(
                 }
                 let mut session = out.session(&cap);
                 match &scorer {
-                    None => session.give_iterator(records.into_iter().map(|r| Err(ToTrainer::Warm(r)))),
+                    None => {
+                        session.give_iterator(records.into_iter().map(|r| Err(ToTrainer::Warm(r))))
+                    }
                     Some(s) => {
                         let mut partial = Partial::new(&s.model);
                         let mut distances = quantile.map(|_| Vec::with_capacity(records.len()));
-                        let scored =
-                            s.score(&features, records, Some(&mut partial), distances.as_mut(), &mut buffers);
+                        let scored = s.score(
+                            &features,
+                            records,
+                            Some(&mut partial),
+                            distances.as_mut(),
+                            &mut buffers,
+                        );
                         ComponentStats::add(&component.records_out, scored.len() as u64);
                         session.give_iterator(scored.into_iter().map(Ok));
                         let top = match (quantile, distances) {
@@ -751,7 +796,7 @@ fn trainer<'s, R: Record + ExchangeData>(
     tick: u64,
     stats: Arc<Stats>,
     checkpoints: Option<Arc<Checkpoints>>,
-) -> Stream<'s, Time, Vec<Result<Scored<R>, ToScorers>>> {
+) -> Stream<'s, Time, TrainerOutput<R>> {
     let leader = input.scope().index() == 0;
     // Checkpoints: the state is kept on worker 0.
     let checkpoints = checkpoints.filter(|_| leader);
@@ -1079,9 +1124,15 @@ impl Recent {
         // Rank from the top: the m-th largest.
         let rank = ((q * n as f64).ceil() as u64).clamp(1, n);
         let m = (n - rank + 1) as usize;
-        let mut all: Vec<f64> = self.epochs.iter().flat_map(|e| e.1.iter().copied()).collect();
+        let mut all: Vec<f64> = self
+            .epochs
+            .iter()
+            .flat_map(|e| e.1.iter().copied())
+            .collect();
         all.sort_by(|a, b| b.total_cmp(a));
-        all.get(m.min(all.len()).saturating_sub(1)).copied().unwrap_or(0.0)
+        all.get(m.min(all.len()).saturating_sub(1))
+            .copied()
+            .unwrap_or(0.0)
     }
 }
 
@@ -1463,6 +1514,9 @@ mod tests {
         }
     }
 
+    /// A scored record as the test saw it: (worker, time, record).
+    type Emitted = (usize, Time, Scored<WindowRecord>);
+
     /// Runs the operator on `workers` workers of one process with tick 1:
     /// epoch `t`'s records enter at Timely time `t`, record `i` of an
     /// epoch on worker `i % workers`. Returns (worker that emitted it,
@@ -1472,7 +1526,7 @@ mod tests {
         config: &KmeansConfig,
         workers: usize,
         epochs: &[(Time, Vec<WindowRecord>)],
-    ) -> (Vec<(usize, Time, Scored<WindowRecord>)>, Vec<String>) {
+    ) -> (Vec<Emitted>, Vec<String>) {
         use timely::dataflow::operators::vec::Input;
         use timely::dataflow::operators::Inspect;
         let epochs = Arc::new(epochs.to_vec());
@@ -1528,7 +1582,7 @@ mod tests {
         (0..n)
             .map(|i| {
                 let group = rng.next_u64() % 3;
-                let outlier = rng.next_u64() % 97 == 0;
+                let outlier = rng.next_u64().is_multiple_of(97);
                 let mut r = record(t * 10_000 + i, 0);
                 r.count = 10 + group * 40 + rng.next_u64() % 7 + if outlier { 900 } else { 0 };
                 r.bytes = r.count * (60 + group * 400) + rng.next_u64() % 100;
@@ -1544,10 +1598,12 @@ mod tests {
 
     #[test]
     fn models_scores_and_flags_agree_on_1_2_and_4_workers() {
-        let dir = std::env::temp_dir().join(format!("netanom-kmeans-workers-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("netanom-kmeans-workers-{}", std::process::id()));
         let mut rng = crate::kmeans_model::SplitMix64::new(5);
-        let epochs: Vec<(Time, Vec<WindowRecord>)> =
-            (1..=25).map(|t| (t, traffic(t, 150 + t * 3, &mut rng))).collect();
+        let epochs: Vec<(Time, Vec<WindowRecord>)> = (1..=25)
+            .map(|t| (t, traffic(t, 150 + t * 3, &mut rng)))
+            .collect();
         let total: usize = epochs.iter().map(|e| e.1.len()).sum();
         for threshold in ["{quantile: 0.95}", "{farthest: 5}"] {
             let mut runs = Vec::new();
@@ -1573,21 +1629,29 @@ mod tests {
                 runs.push((workers, out, saved));
             }
             let (_, one, model_one) = &runs[0];
-            assert!(one.iter().any(|r| r.2.anomaly), "{threshold}: nothing flagged");
+            assert!(
+                one.iter().any(|r| r.2.anomaly),
+                "{threshold}: nothing flagged"
+            );
             assert!(one.iter().any(|r| !r.2.anomaly));
             for (workers, out, model) in &runs[1..] {
                 for (a, b) in one.iter().zip(out) {
                     assert_eq!(a.1, b.1);
                     assert_eq!(a.2.record, b.2.record);
                     assert_eq!(a.2.cluster, b.2.cluster, "{workers}: {a:?} {b:?}");
-                    assert!(rel_close(a.2.distance, b.2.distance), "{workers}: {a:?} {b:?}");
+                    assert!(
+                        rel_close(a.2.distance, b.2.distance),
+                        "{workers}: {a:?} {b:?}"
+                    );
                     assert!(rel_close(a.2.score, b.2.score), "{workers}: {a:?} {b:?}");
                     assert_eq!(a.2.anomaly, b.2.anomaly, "{workers}: {a:?} {b:?}");
                 }
                 for key in ["mean", "variance", "weights", "threshold", "centroids"] {
                     let flat = |v: &serde_json::Value| -> Vec<f64> {
                         match v {
-                            serde_json::Value::Array(a) => a.iter().flat_map(flat_numbers).collect(),
+                            serde_json::Value::Array(a) => {
+                                a.iter().flat_map(flat_numbers).collect()
+                            }
                             other => other.as_f64().into_iter().collect(),
                         }
                     };
@@ -1595,7 +1659,10 @@ mod tests {
                     assert_eq!(x.len(), y.len(), "{key}");
                     assert!(!x.is_empty(), "{key}");
                     for (p, q) in x.iter().zip(&y) {
-                        assert!(rel_close(*p, *q), "{threshold}, {workers} workers, {key}: {p} vs {q}");
+                        assert!(
+                            rel_close(*p, *q),
+                            "{threshold}, {workers} workers, {key}: {p} vs {q}"
+                        );
                     }
                 }
             }
@@ -1618,7 +1685,9 @@ mod tests {
         // after epoch 2 sits at 100: a record at 100 in epoch 3 is at
         // distance about 0. Scored with its own epoch's model, epoch 2's records
         // would be near 0 too; with the warmup model, epoch 3's far.
-        let c = config("{k: 1, warmup: 20, n_init: 1, decay: 1e-9, threshold: {value: 3}, features: [count]}");
+        let c = config(
+            "{k: 1, warmup: 20, n_init: 1, decay: 1e-9, threshold: {value: 3}, features: [count]}",
+        );
         let warm: Vec<WindowRecord> = (0..20).map(|i| record(i, i + 1)).collect();
         let second: Vec<WindowRecord> = (100..110).map(|i| record(i, 100)).collect();
         let third = vec![record(200, 100)];
@@ -1669,7 +1738,8 @@ mod tests {
         assert_eq!(w.len(), 2, "{w:?}");
         assert!(w[0].contains("k, seed have no effect"), "{w:?}");
         assert!(w[1].contains("saved threshold is used"), "{w:?}");
-        let c = config("{mode: score, model_path: m.json, features: [count], threshold: {value: 2}}");
+        let c =
+            config("{mode: score, model_path: m.json, features: [count], threshold: {value: 2}}");
         assert!(c.score_mode_warnings().is_empty());
         assert_eq!(c.given_threshold(), Some(Threshold::Value(2.0)));
         let c = config("{features: [count]}");
@@ -1691,11 +1761,16 @@ mod tests {
         );
         assert!(failures.is_empty(), "{failures:?}");
         assert_eq!(out.len(), 22);
-        assert!(out[..20].iter().all(|r| !r.2.anomaly && r.2.distance.is_finite()));
+        assert!(out[..20]
+            .iter()
+            .all(|r| !r.2.anomaly && r.2.distance.is_finite()));
         let normal = out.iter().find(|r| r.1 == 2 && r.2.record.count == 11);
         let outlier = out.iter().find(|r| r.1 == 2 && r.2.record.count == 5000);
         assert!(normal.is_some_and(|r| !r.2.anomaly), "{normal:?}");
-        assert!(outlier.is_some_and(|r| r.2.anomaly && r.2.score > 1.0), "{outlier:?}");
+        assert!(
+            outlier.is_some_and(|r| r.2.anomaly && r.2.score > 1.0),
+            "{outlier:?}"
+        );
     }
 
     #[test]
@@ -1707,11 +1782,15 @@ mod tests {
             .epoch(1, vec![record(0, 1), record(1, 2)], Vec::new())
             .is_ok());
         assert!(s.finish().is_err());
-        let mut s: Trainer<WindowRecord> = Trainer::new(c.clone(), vec![Feature::Num(Field::Count)], 1);
+        let mut s: Trainer<WindowRecord> =
+            Trainer::new(c.clone(), vec![Feature::Num(Field::Count)], 1);
         assert!(s.finish().map(|v| v.is_empty()).unwrap_or(false));
         // Through the dataflow: a failure, no panic, nothing scored.
         let (out, failures) = run_dataflow(&c, 2, &[(1, vec![record(0, 1), record(1, 2)])]);
         assert!(out.is_empty());
-        assert!(failures.iter().any(|f| f.contains("fewer than k = 3")), "{failures:?}");
+        assert!(
+            failures.iter().any(|f| f.contains("fewer than k = 3")),
+            "{failures:?}"
+        );
     }
 }

@@ -269,6 +269,9 @@ pub struct Parts {
 /// standardized coordinate is kept to 2^-32 of a standard deviation.
 const FIXED_SCALE: f64 = 4_294_967_296.0;
 
+/// 1 / [`FIXED_SCALE`] (a power of two: multiplying by it is exact).
+const FIXED_INV: f64 = 1.0 / FIXED_SCALE;
+
 /// Standardized coordinates beyond this (2^32 standard deviations) are
 /// clamped before they are accumulated, so that sums cannot overflow.
 const FIXED_CLAMP: f64 = 4_294_967_296.0;
@@ -365,7 +368,7 @@ impl Partial {
             let v = z.clamp(-FIXED_CLAMP, FIXED_CLAMP) * FIXED_SCALE;
             let (zq, kept) = if v.abs() < 9.0e18 {
                 let i = v as i64;
-                (i128::from(i), i as f64 / FIXED_SCALE)
+                (i128::from(i), i as f64 * FIXED_INV)
             } else {
                 (fixed(*z), z.clamp(-FIXED_CLAMP, FIXED_CLAMP))
             };
@@ -642,10 +645,10 @@ impl Model {
             let m = partial.counts[j] as f64;
             let total = old + m;
             if m > 0.0 && total > 0.0 {
-                for t in 0..d {
-                    let z = partial.sums[j * d + t] as f64 / FIXED_SCALE;
-                    let sum = m * self.mean[t] + z * sd[t];
-                    let c = &mut self.centers[j * d + t];
+                let sums = &partial.sums[j * d..(j + 1) * d];
+                let centers = &mut self.centers[j * d..(j + 1) * d];
+                for (((c, z), mean), sd) in centers.iter_mut().zip(sums).zip(&self.mean).zip(&sd) {
+                    let sum = m * mean + *z as f64 * FIXED_INV * sd;
                     *c = (*c * old + sum) / total;
                 }
             }
@@ -682,12 +685,11 @@ impl Model {
             let nb = partial.n as f64;
             let n = self.n * a;
             let total = n + nb;
-            for t in 0..d {
-                let z1: i128 = (0..self.k).fold(0i128, |acc, j| {
-                    acc.wrapping_add(partial.sums[j * d + t])
-                });
-                let s1 = z1 as f64 / FIXED_SCALE * sd[t];
-                let s2 = partial.squares[t] as f64 / FIXED_SCALE * sd[t] * sd[t];
+            for (t, sd) in sd.iter().enumerate() {
+                let z1: i128 =
+                    (0..self.k).fold(0i128, |acc, j| acc.wrapping_add(partial.sums[j * d + t]));
+                let s1 = z1 as f64 * FIXED_INV * sd;
+                let s2 = partial.squares[t] as f64 * FIXED_INV * sd * sd;
                 let mean_b = self.mean[t] + s1 / nb;
                 let m2_b = (s2 - s1 * s1 / nb).max(0.0);
                 let delta = mean_b - self.mean[t];
@@ -840,7 +842,13 @@ mod tests {
             .chain(&pa.mean)
             .chain(&pa.variance)
             .chain(&pa.weights)
-            .zip(pb.centers.iter().chain(&pb.mean).chain(&pb.variance).chain(&pb.weights))
+            .zip(
+                pb.centers
+                    .iter()
+                    .chain(&pb.mean)
+                    .chain(&pb.variance)
+                    .chain(&pb.weights),
+            )
         {
             assert!(rel_close(*x, *y, 1e-12), "{x} vs {y}");
         }
