@@ -769,7 +769,8 @@ fn scorers<'s, R: Record + ExchangeData>(
                     .chain(records_frontier.frontier().iter().copied())
                     .min();
                 while let Some(m) = messages.first_entry() {
-                    if next.is_some_and(|n| *m.key() > n) {
+                    // Not before every model older than it is in, either.
+                    if next.is_some_and(|n| *m.key() > n) || models_frontier.less_than(m.key()) {
                         break;
                     }
                     for msg in m.remove() {
