@@ -265,7 +265,8 @@ pub struct Parts {
     pub n: f64,
 }
 
-/// Fixed-point scale of accumulated standardized values (2^32): a
+/// Fixed-point scale of accumulated standardized values (2^32, the shift
+/// in [`Partial::add`]): a
 /// standardized coordinate is kept to 2^-32 of a standard deviation.
 const FIXED_SCALE: f64 = 4_294_967_296.0;
 
@@ -363,17 +364,19 @@ impl Partial {
             .zip(self.squares.iter_mut())
             .zip(z)
         {
-            // The square is of the value as kept, so that a batch of equal
-            // points has no spread from rounding.
-            let v = z.clamp(-FIXED_CLAMP, FIXED_CLAMP) * FIXED_SCALE;
-            let (zq, kept) = if v.abs() < 9.0e18 {
-                let i = v as i64;
-                (i128::from(i), i as f64 * FIXED_INV)
+            let v = z * FIXED_SCALE;
+            if v.abs() < 4.0e18 {
+                // |zq| < 2^62: its square (exact, then scaled) fits, and is
+                // the square of the value as kept, so a batch of equal
+                // points has no spread from rounding.
+                let zq = i128::from(v as i64);
+                *s = s.wrapping_add(zq);
+                *q = q.wrapping_add((zq * zq) >> 32);
             } else {
-                (fixed(*z), z.clamp(-FIXED_CLAMP, FIXED_CLAMP))
-            };
-            *s = s.wrapping_add(zq);
-            *q = q.wrapping_add(fixed(kept * kept));
+                let z = z.clamp(-FIXED_CLAMP, FIXED_CLAMP);
+                *s = s.wrapping_add(fixed(z));
+                *q = q.wrapping_add(fixed(z * z));
+            }
         }
     }
 }
