@@ -317,6 +317,73 @@ fn killed_at_ten_random_points_the_restarted_runs_equal_one_uninterrupted_run() 
     );
 }
 
+/// The ten random kills above mostly land before k-means has a model: here
+/// each run is killed only once its checkpoint holds a trained model (and
+/// a later one), so the restarts restore the model on every worker (1, 2
+/// and 4 of them) and score on from it: the outputs still equal one
+/// uninterrupted run byte for byte.
+#[test]
+fn killed_after_the_model_is_checkpointed_the_restarted_runs_equal_one_run() {
+    let t = TempDir::new("cdir-crash-model");
+    let Some(capture) = generated_capture(&t, 100_000, 23) else {
+        eprintln!("skipped: gen_pcap.py not available");
+        return;
+    };
+    split_stretched(&capture, 6, &t.join("caps"), 6);
+    let state = |name: &str| {
+        format!(
+            "    state_dir: {}\n    checkpoint_interval: 30ms\n    idle_advance: 0s",
+            t.join(name).display()
+        )
+    };
+    let clean_out = t.join("clean");
+    let clean = pipeline_with_kmeans(
+        &t,
+        "clean.yaml",
+        &t.join("caps"),
+        &clean_out,
+        &state("state-clean"),
+    );
+    run_to_end(&clean, &["--set", "capture.follow=false", "-w", "4"]);
+    let out = t.join("crashed");
+    let crashed = pipeline_with_kmeans(
+        &t,
+        "crashed.yaml",
+        &t.join("caps"),
+        &out,
+        &state("state-crashed"),
+    );
+    let checkpoint = t.join("state-crashed/checkpoint.json");
+    let committed = || -> Option<(u64, bool)> {
+        let saved: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&checkpoint).ok()?).ok()?;
+        let before = saved["before"].as_u64()?;
+        Some((before, saved["operators"]["scored"]["model"].is_object()))
+    };
+    let mut last = 0;
+    for workers in ["2", "1", "4"] {
+        let mut child = spawn(&crashed, &["-w", workers]);
+        // Killed once a checkpoint newer than the last run's holds a model.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if committed().is_some_and(|(before, model)| model && before > last) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no checkpoint with a model");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        last = committed().map_or(last, |c| c.0);
+    }
+    run_to_end(&crashed, &["--set", "capture.follow=false", "-w", "2"]);
+    same_files(
+        &clean_out,
+        &out,
+        &["flows.csv", "hosts.jsonl", "degrees.csv", "scores.csv"],
+    );
+}
+
 #[test]
 fn sigint_checkpoints_and_the_next_run_resumes_exactly() {
     let t = TempDir::new("cdir-sigint");

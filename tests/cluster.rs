@@ -26,7 +26,8 @@ fn hostfile(dir: &TempDir, processes: usize) -> PathBuf {
     dir.write("hosts", &(lines.join("\n") + "\n"))
 }
 
-/// A pipeline with windows and file sinks writing into `out`.
+/// A pipeline with windows, degrees, k-means (trained across the
+/// processes' workers) and file sinks writing into `out`.
 fn pipeline(dir: &TempDir, capture: &Path, out: &Path) -> PathBuf {
     dir.write(
         &format!("p-{}.yaml", out.file_name().and_then(|n| n.to_str()).unwrap_or("x")),
@@ -34,8 +35,10 @@ fn pipeline(dir: &TempDir, capture: &Path, out: &Path) -> PathBuf {
             "sources:\n  capture: {{type: pcap, path: {}, split: always}}\n\
              operators:\n  flows: {{type: window, inputs: [capture], size: 10ms, group_by: [src, dst, protocol]}}\n  \
              hosts: {{type: window, inputs: [capture], size: 1s, group_by: [src]}}\n  \
-             graph: {{type: degree, inputs: [flows], window: 1s}}\n\
+             graph: {{type: degree, inputs: [flows], window: 1s}}\n  \
+             scores: {{type: kmeans, inputs: [flows], k: 5, warmup: 500, n_init: 2, features: [count, bytes, len_max], threshold: {{quantile: 0.99}}, decay: 0.9}}\n\
              sinks:\n  flows_out: {{type: file, inputs: [flows], path: {out}/flows.csv}}\n  \
+             scores_out: {{type: file, inputs: [scores], path: {out}/scores.csv}}\n  \
              hosts_out: {{type: file, inputs: [hosts], path: {out}/hosts.jsonl}}\n  \
              degrees_out: {{type: file, inputs: [graph], path: {out}/degrees.csv}}\n  \
              parts_out: {{type: file, inputs: [flows], path: {out}/parts.csv, parallel: true}}\n",
@@ -128,7 +131,7 @@ fn two_processes_of_two_workers_write_the_same_bytes_as_one_process() {
             text(&out).1
         );
     }
-    for name in ["flows.csv", "hosts.jsonl", "degrees.csv"] {
+    for name in ["flows.csv", "hosts.jsonl", "degrees.csv", "scores.csv"] {
         let a = std::fs::read(one.join(name)).expect("single-process output");
         let b = std::fs::read(two.join(name)).expect("cluster output");
         assert!(a.len() > 1000, "{name}: only {} bytes", a.len());

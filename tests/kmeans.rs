@@ -605,3 +605,60 @@ fn a_pca_model_saved_in_train_mode_is_loaded_and_applied_in_score_mode() {
         .iter()
         .all(|r| r[d].parse::<f64>().is_ok_and(f64::is_finite)));
 }
+
+/// Score mode: a given `threshold: {value: X}` replaces the saved one, a
+/// `pca` that is not the model's is a config error, and training options
+/// that have no effect are named in a warning.
+#[test]
+fn score_mode_takes_a_given_threshold_value_and_warns_about_training_options() {
+    let p = root().join("pipelines/scan-detect.yaml");
+    let dir = TempDir::new("kmeans-score-threshold");
+    let model = dir.join("model.json");
+    let set_path = format!("scans.model_path={}", model.display());
+    let (out, _) = run_into(&p, dir.path(), &["--set", &set_path]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+    let score = |extra: &[&str]| {
+        let d = TempDir::new("kmeans-score-threshold-run");
+        let mut args = vec!["--set", &set_path, "--set", "scans.mode=score"];
+        args.extend_from_slice(extra);
+        let (out, files) = run_into(&p, d.path(), &args);
+        let (_, stderr) = text(&out);
+        let rows = if out.status.code() == Some(0) {
+            scored_rows(&files).1
+        } else {
+            Vec::new()
+        };
+        (out.status.code(), stderr, rows)
+    };
+    // The pipeline sets k, warmup, seed, half_life and a farthest threshold.
+    let (code, stderr, saved) = score(&[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "warning: scans: mode: score does not train: k, warmup, seed, half_life have no effect"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("the saved threshold is used"), "{stderr}");
+    let flagged = |rows: &[Vec<String>]| {
+        rows.iter()
+            .filter(|r| r.last().is_some_and(|a| a == "true"))
+            .count()
+    };
+    assert!(flagged(&saved) >= 1);
+    // A huge given value: nothing is an anomaly; a tiny one: everything.
+    let (code, stderr, high) = score(&["--set", "scans.threshold={value: 1e9}"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("saved threshold is used"), "{stderr}");
+    assert_eq!(high.len(), saved.len());
+    assert_eq!(flagged(&high), 0);
+    let (_, _, low) = score(&["--set", "scans.threshold={value: 1e-9}"]);
+    assert_eq!(flagged(&low), low.len());
+    // The model has no pca.
+    let (code, stderr, _) = score(&["--set", "scans.pca=2"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("pca: 2, but the model in model_path has no pca"),
+        "{stderr}"
+    );
+}

@@ -4,7 +4,10 @@
 //!
 //! Points are rows of a flat `&[f64]` (`n * d` values). Every choice is
 //! deterministic: a [`SplitMix64`] generator seeded by the user, ties
-//! decided by the lowest centroid index, sums taken in input order.
+//! decided by the lowest centroid index, batch sums taken in input order.
+//! The streaming statistics of an epoch ([`Partial`]) are fixed-point
+//! integers, so partials of any split of the records over workers merge
+//! to the same bits, and so does the updated model.
 
 /// A small deterministic random generator (SplitMix64).
 #[derive(Clone, Debug)]
@@ -262,26 +265,118 @@ pub struct Parts {
     pub n: f64,
 }
 
-/// One epoch's contribution to the model: per-centroid sums and counts,
-/// and the moments of the features (shifted by the model's mean).
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct Batch {
-    sums: Vec<f64>,
-    counts: Vec<f64>,
-    s1: Vec<f64>,
-    s2: Vec<f64>,
-    n: f64,
+/// Fixed-point scale of accumulated standardized values (2^32, the shift
+/// in [`Partial::add`]): a
+/// standardized coordinate is kept to 2^-32 of a standard deviation.
+const FIXED_SCALE: f64 = 4_294_967_296.0;
+
+/// 1 / [`FIXED_SCALE`] (a power of two: multiplying by it is exact).
+const FIXED_INV: f64 = 1.0 / FIXED_SCALE;
+
+/// Standardized coordinates beyond this (2^32 standard deviations) are
+/// clamped before they are accumulated, so that sums cannot overflow.
+const FIXED_CLAMP: f64 = 4_294_967_296.0;
+
+/// `v` in fixed point (truncated toward zero; 0 for NaN). Deterministic:
+/// the same `v` always gives the same integer, whatever worker converts it.
+#[inline]
+fn fixed(v: f64) -> i128 {
+    let s = v * FIXED_SCALE;
+    if s.abs() < 9.0e18 {
+        s as i64 as i128
+    } else {
+        s as i128
+    }
 }
 
-impl Batch {
-    /// An empty batch for `model`.
-    pub fn new(model: &Model) -> Batch {
-        Batch {
-            sums: vec![0.0; model.k * model.d],
-            counts: vec![0.0; model.k],
-            s1: vec![0.0; model.d],
-            s2: vec![0.0; model.d],
-            n: 0.0,
+/// One epoch's contribution to the model, from one worker or merged from
+/// several: per centroid the records assigned and the sum of their
+/// standardized coordinates, and per dimension the sum of the squared
+/// standardized coordinates. Standardized means with the model the epoch
+/// was scored with, which is the same on every worker.
+///
+/// The sums are integers (fixed point, [`FIXED_SCALE`]): merging is exact
+/// and associative, so partials merged in any grouping and order give the
+/// same bits, and the model does not depend on how records were spread
+/// over workers.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Partial {
+    k: usize,
+    d: usize,
+    counts: Vec<u64>,
+    sums: Vec<i128>,
+    squares: Vec<i128>,
+    n: u64,
+}
+
+impl Partial {
+    /// An empty partial for `model`.
+    pub fn new(model: &Model) -> Partial {
+        Partial::with_shape(model.k, model.d)
+    }
+
+    fn with_shape(k: usize, d: usize) -> Partial {
+        Partial {
+            k,
+            d,
+            counts: vec![0; k],
+            sums: vec![0; k * d],
+            squares: vec![0; d],
+            n: 0,
+        }
+    }
+
+    /// Records added.
+    pub fn records(&self) -> u64 {
+        self.n
+    }
+
+    /// Adds `other` (exact). An error when the two were made for models
+    /// of different shapes.
+    pub fn merge(&mut self, other: &Partial) -> Result<(), String> {
+        if (self.k, self.d) != (other.k, other.d) {
+            return Err(format!(
+                "partial statistics of k = {}, d = {} cannot merge into k = {}, d = {}",
+                other.k, other.d, self.k, self.d
+            ));
+        }
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a = a.wrapping_add(*b);
+        }
+        for (a, b) in self.sums.iter_mut().zip(&other.sums) {
+            *a = a.wrapping_add(*b);
+        }
+        for (a, b) in self.squares.iter_mut().zip(&other.squares) {
+            *a = a.wrapping_add(*b);
+        }
+        self.n = self.n.wrapping_add(other.n);
+        Ok(())
+    }
+
+    /// Adds one standardized point `z` assigned to centroid `j`.
+    #[inline]
+    fn add(&mut self, j: usize, z: &[f64]) {
+        let d = self.d;
+        self.counts[j] += 1;
+        self.n += 1;
+        for ((s, q), z) in self.sums[j * d..(j + 1) * d]
+            .iter_mut()
+            .zip(self.squares.iter_mut())
+            .zip(z)
+        {
+            let v = z * FIXED_SCALE;
+            if v.abs() < 4.0e18 {
+                // |zq| < 2^62: its square (exact, then scaled) fits, and is
+                // the square of the value as kept, so a batch of equal
+                // points has no spread from rounding.
+                let zq = i128::from(v as i64);
+                *s = s.wrapping_add(zq);
+                *q = q.wrapping_add((zq * zq) >> 32);
+            } else {
+                let z = z.clamp(-FIXED_CLAMP, FIXED_CLAMP);
+                *s = s.wrapping_add(fixed(z));
+                *q = q.wrapping_add(fixed(z * z));
+            }
         }
     }
 }
@@ -513,52 +608,51 @@ impl Model {
         (j, dist2(xs, &self.scaled[j * d..(j + 1) * d]).sqrt())
     }
 
-    /// Scores raw point `x` (`scratch` is a buffer of [`Model::dims`]) and
-    /// adds it to `batch`: (cluster, distance).
+    /// Scores raw point `x` (`scratch` is a buffer of [`Model::dims`],
+    /// left holding the standardized point) and adds it to `partial`:
+    /// (cluster, distance).
     #[inline]
-    pub fn score_and_add(&self, x: &[f64], scratch: &mut [f64], batch: &mut Batch) -> (usize, f64) {
+    pub fn score_and_add(
+        &self,
+        x: &[f64],
+        scratch: &mut [f64],
+        partial: &mut Partial,
+    ) -> (usize, f64) {
         self.standardize(x, scratch);
         let (j, dist) = self.nearest(scratch);
-        let d = self.d;
-        batch.counts[j] += 1.0;
-        for (s, v) in batch.sums[j * d..(j + 1) * d].iter_mut().zip(x) {
-            *s += v;
-        }
-        for (((s1, s2), v), m) in batch
-            .s1
-            .iter_mut()
-            .zip(&mut batch.s2)
-            .zip(x)
-            .zip(&self.mean)
-        {
-            let dv = v - m;
-            *s1 += dv;
-            *s2 += dv * dv;
-        }
-        batch.n += 1.0;
+        partial.add(j, scratch);
         (j, dist)
     }
 
-    /// Folds `batch` into the model, Spark StreamingKMeans style: the old
-    /// weights are multiplied by `discount` (in `(0, 1]`) before the batch
-    /// is added; a centroid whose weight falls below 1e-8 of the largest is
-    /// replaced by splitting the largest. The standardization moments are
-    /// merged too. Clears `batch`.
-    pub fn update(&mut self, batch: &mut Batch, discount: f64) {
+    /// Folds the merged statistics of an epoch into the model, Spark
+    /// StreamingKMeans style: the old weights are multiplied by `discount`
+    /// (in `(0, 1]`) before the batch is added; a centroid whose weight
+    /// falls below 1e-8 of the largest is replaced by splitting the
+    /// largest. The standardization moments are merged too (Chan et al.).
+    /// `partial` must have been made for this model ([`Partial::new`]);
+    /// one of another shape changes nothing.
+    pub fn update(&mut self, partial: &Partial, discount: f64) {
         let d = self.d;
+        if (partial.k, partial.d) != (self.k, d) {
+            return;
+        }
         let a = if discount.is_finite() {
             discount.clamp(0.0, 1.0)
         } else {
             1.0
         };
+        // Back from standardized units: x = mean + z * sd.
+        let sd: Vec<f64> = self.inv_sd.iter().map(|s| 1.0 / s).collect();
         for j in 0..self.k {
             let old = self.weights[j] * a;
-            let m = batch.counts[j];
+            let m = partial.counts[j] as f64;
             let total = old + m;
             if m > 0.0 && total > 0.0 {
-                for t in 0..d {
-                    let c = &mut self.centers[j * d + t];
-                    *c = (*c * old + batch.sums[j * d + t]) / total;
+                let sums = &partial.sums[j * d..(j + 1) * d];
+                let centers = &mut self.centers[j * d..(j + 1) * d];
+                for (((c, z), mean), sd) in centers.iter_mut().zip(sums).zip(&self.mean).zip(&sd) {
+                    let sum = m * mean + *z as f64 * FIXED_INV * sd;
+                    *c = (*c * old + sum) / total;
                 }
             }
             self.weights[j] = total;
@@ -588,14 +682,19 @@ impl Model {
                 break;
             }
         }
-        // Standardization: merge the batch's moments (Chan et al.).
-        if batch.n > 0.0 {
-            let nb = batch.n;
+        // Standardization: merge the batch's moments (Chan et al.), in
+        // raw units shifted by the old mean.
+        if partial.n > 0 {
+            let nb = partial.n as f64;
             let n = self.n * a;
             let total = n + nb;
-            for t in 0..d {
-                let mean_b = self.mean[t] + batch.s1[t] / nb;
-                let m2_b = (batch.s2[t] - batch.s1[t] * batch.s1[t] / nb).max(0.0);
+            for (t, sd) in sd.iter().enumerate() {
+                let z1: i128 =
+                    (0..self.k).fold(0i128, |acc, j| acc.wrapping_add(partial.sums[j * d + t]));
+                let s1 = z1 as f64 * FIXED_INV * sd;
+                let s2 = partial.squares[t] as f64 * FIXED_INV * sd * sd;
+                let mean_b = self.mean[t] + s1 / nb;
+                let m2_b = (s2 - s1 * s1 / nb).max(0.0);
                 let delta = mean_b - self.mean[t];
                 self.mean[t] += delta * nb / total;
                 self.m2[t] = self.m2[t] * a + m2_b + delta * delta * n * nb / total;
@@ -604,11 +703,6 @@ impl Model {
         }
         self.refresh_scale();
         self.refresh_centers();
-        batch.sums.iter_mut().for_each(|v| *v = 0.0);
-        batch.counts.iter_mut().for_each(|v| *v = 0.0);
-        batch.s1.iter_mut().for_each(|v| *v = 0.0);
-        batch.s2.iter_mut().for_each(|v| *v = 0.0);
-        batch.n = 0.0;
     }
 }
 
@@ -672,17 +766,138 @@ mod tests {
     fn update_moves_centers_and_splits_dead_clusters() {
         let data = blobs();
         let mut m = Model::train(&data, 2, 3, 1, 3, 100).unwrap_or_else(|e| panic!("{e}"));
-        let mut batch = Batch::new(&m);
+        let mut batch = Partial::new(&m);
         let mut scratch = vec![0.0; 2];
         for _ in 0..10 {
             m.score_and_add(&[100.0, 100.0], &mut scratch, &mut batch);
         }
-        m.update(&mut batch, 0.0);
+        m.update(&batch, 0.0);
         // With full forgetting, one centroid sits at (100, 100), the others died
         // and were split from the largest.
         assert!(m.weights().iter().all(|w| *w > 0.0));
         m.standardize(&[100.0, 100.0], &mut scratch);
         let (_, dist) = m.nearest(&scratch);
         assert!(dist < 1e-6, "{dist}");
+    }
+
+    /// Points around three centres in `d` dimensions, far apart in scale.
+    fn cloud(n: usize, d: usize, seed: u64) -> Vec<f64> {
+        let mut rng = SplitMix64::new(seed);
+        (0..n * d)
+            .map(|i| {
+                let c = (i / d) % 3;
+                (c as f64) * 7.0 + rng.next_f64() * (1.0 + (i % d) as f64 * 100.0)
+            })
+            .collect()
+    }
+
+    fn rel_close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol * a.abs().max(b.abs()).max(f64::MIN_POSITIVE)
+    }
+
+    #[test]
+    fn partials_merged_in_any_grouping_equal_one_pass() {
+        let d = 7;
+        let train = cloud(300, d, 1);
+        let model = Model::train(&train, d, 4, 2, 2, 50).unwrap_or_else(|e| panic!("{e}"));
+        let data = cloud(2000, d, 9);
+        let mut scratch = vec![0.0; d];
+        // One pass over every point.
+        let mut whole = Partial::new(&model);
+        for x in data.chunks_exact(d) {
+            model.score_and_add(x, &mut scratch, &mut whole);
+        }
+        // The same points over 5 "workers" by a pseudo-random assignment,
+        // merged left to right, right to left, and as a tree.
+        let mut rng = SplitMix64::new(77);
+        let mut parts = vec![Partial::new(&model); 5];
+        for x in data.chunks_exact(d) {
+            let w = (rng.next_u64() % 5) as usize;
+            model.score_and_add(x, &mut scratch, &mut parts[w]);
+        }
+        let mut forward = Partial::new(&model);
+        for p in &parts {
+            forward.merge(p).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let mut backward = Partial::new(&model);
+        for p in parts.iter().rev() {
+            backward.merge(p).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let mut left = parts[0].clone();
+        left.merge(&parts[3]).unwrap_or_else(|e| panic!("{e}"));
+        let mut right = parts[4].clone();
+        right.merge(&parts[1]).unwrap_or_else(|e| panic!("{e}"));
+        right.merge(&parts[2]).unwrap_or_else(|e| panic!("{e}"));
+        right.merge(&left).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(forward, whole);
+        assert_eq!(backward, whole);
+        assert_eq!(right, whole);
+        assert_eq!(whole.records(), 2000);
+        // The updated models agree (to the bit, well within 1e-12).
+        let mut a = model.clone();
+        a.update(&whole, 0.7);
+        let mut b = model.clone();
+        b.update(&right, 0.7);
+        let (pa, pb) = (a.parts(), b.parts());
+        for (x, y) in pa
+            .centers
+            .iter()
+            .chain(&pa.mean)
+            .chain(&pa.variance)
+            .chain(&pa.weights)
+            .zip(
+                pb.centers
+                    .iter()
+                    .chain(&pb.mean)
+                    .chain(&pb.variance)
+                    .chain(&pb.weights),
+            )
+        {
+            assert!(rel_close(*x, *y, 1e-12), "{x} vs {y}");
+        }
+        // A partial of another shape is refused, not merged.
+        let other = Partial::with_shape(3, d);
+        assert!(whole.clone().merge(&other).is_err());
+    }
+
+    #[test]
+    fn the_fixed_point_update_matches_a_plain_float_update() {
+        // The update from fixed-point sums equals the textbook one (raw
+        // sums in f64) to about 1e-9 of a standard deviation.
+        let d = 3;
+        let train = cloud(200, d, 3);
+        let model = Model::train(&train, d, 3, 1, 2, 50).unwrap_or_else(|e| panic!("{e}"));
+        let data = cloud(500, d, 4);
+        let mut scratch = vec![0.0; d];
+        let mut p = Partial::new(&model);
+        let mut sums = vec![0.0; 3 * d];
+        let mut counts = [0.0f64; 3];
+        for x in data.chunks_exact(d) {
+            let (j, _) = model.score_and_add(x, &mut scratch, &mut p);
+            counts[j] += 1.0;
+            for t in 0..d {
+                sums[j * d + t] += x[t];
+            }
+        }
+        let mut m = model.clone();
+        m.update(&p, 1.0);
+        let before = model.parts();
+        let after = m.parts();
+        for j in 0..3 {
+            let old = before.weights[j];
+            for t in 0..d {
+                let want = if counts[j] > 0.0 {
+                    (before.centers[j * d + t] * old + sums[j * d + t]) / (old + counts[j])
+                } else {
+                    before.centers[j * d + t]
+                };
+                let sd = after.variance[t].sqrt();
+                assert!(
+                    (after.centers[j * d + t] - want).abs() <= 1e-9 * sd.max(1.0),
+                    "centre {j}/{t}: {} vs {want}",
+                    after.centers[j * d + t]
+                );
+            }
+        }
     }
 }
