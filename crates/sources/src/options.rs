@@ -16,7 +16,8 @@ pub enum Split {
     /// Files of [`SPLIT_BYTES`] and more.
     #[default]
     Auto,
-    /// Every file (all workers read it, each decodes its own chunks).
+    /// Every file (the workers of a process read it in turns, a chunk of
+    /// records each; in a cluster, each process decodes its own chunks).
     Always,
     /// No file: one worker reads each file.
     Never,
