@@ -115,8 +115,8 @@ impl WindowConfig {
                 // Open windows by the Timely time they are emitted at,
                 // earliest first (a handful: packets arrive about in order).
                 let mut open: Vec<Emission> = Vec::new();
-                // Windows and groups of the last emission: the next table
-                // is sized for as many, instead of growing step by step.
+                // Groups per window of the last emission: the next tables
+                // are sized for as many, instead of growing step by step.
                 let mut expected = 0usize;
                 move |(input, frontier), output| {
                     input.for_each(|cap, batch| {
@@ -145,10 +145,8 @@ impl WindowConfig {
                                                     Emission {
                                                         at: emit_at,
                                                         cap: cap.delayed(&emit_at, 0),
-                                                        groups: FxHashMap::with_capacity_and_hasher(
-                                                            expected,
-                                                            Default::default(),
-                                                        ),
+                                                        windows: Vec::new(),
+                                                        last: 0,
                                                     },
                                                 );
                                                 i
@@ -159,8 +157,8 @@ impl WindowConfig {
                                     }
                                 };
                                 open[index]
-                                    .groups
-                                    .entry(Slot { start, key })
+                                    .window(start, expected)
+                                    .entry(Group(key))
                                     .or_default()
                                     .add(&packet, &spec);
                             });
@@ -170,32 +168,22 @@ impl WindowConfig {
                         }
                     });
                     // Emit every window whose emission time the frontier has
-                    // passed, in (window, group) order: the sinks' sort
-                    // then finds its input already sorted.
+                    // passed, window by window and in group order within
+                    // one: the sinks' sort then finds its input already
+                    // sorted.
                     while open.first().is_some_and(|e| !frontier.less_than(&e.at)) {
                         let emission = open.remove(0);
-                        expected = emission.groups.len();
-                        let rows: Vec<(&Slot, &Acc)> = emission.groups.iter().collect();
-                        // Sorted as (start, first 16 bytes of the group's
-                        // sort key, group): most comparisons are of two
-                        // integers, not of addresses and protocol names.
-                        let order: Vec<(i64, u128, usize)> = rows
-                            .iter()
-                            .enumerate()
-                            .map(|(i, (slot, _))| (slot.start.0, key_prefix(&slot.key), i))
-                            .collect();
-                        let order = sort_by_window(order, spec.slide, |a, b| {
-                            (a.0, a.1)
-                                .cmp(&(b.0, b.1))
-                                .then_with(|| rows[a.2].0.key.cmp(&rows[b.2].0.key))
-                        });
                         let mut session = output.session(&emission.cap);
-                        for &(_, _, i) in &order {
-                            let (slot, acc) = rows[i];
-                            let end = Ts(slot.start.0.saturating_add(spec.size));
-                            session.give(acc.finish(slot.start, end, slot.key, &spec));
+                        let mut rows = 0;
+                        for window in &emission.windows {
+                            rows += window.groups.len();
+                            let end = Ts(window.start.0.saturating_add(spec.size));
+                            for (key, acc) in sorted_groups(&window.groups) {
+                                session.give(acc.finish(window.start, end, *key, &spec));
+                            }
                         }
-                        ComponentStats::add(&stats.records_out, expected as u64);
+                        expected = rows / emission.windows.len().max(1);
+                        ComponentStats::add(&stats.records_out, rows as u64);
                     }
                 }
             },
@@ -203,28 +191,68 @@ impl WindowConfig {
     }
 }
 
-/// The windows emitted at one Timely time.
+/// The windows emitted at one Timely time, each with its own table: packets
+/// come about in time order, so the table being filled is small and stays
+/// in cache (one table for all the windows of a tick was megabytes, and
+/// every packet missed the cache).
 struct Emission {
     at: Time,
     cap: Capability<Time>,
-    groups: FxHashMap<Slot, Acc>,
+    /// By start, earliest first.
+    windows: Vec<Window>,
+    /// The window used last: most packets go to the same one.
+    last: usize,
 }
 
-/// One window (by its start) and group: the aggregation table's key.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct Slot {
+/// One window's groups.
+struct Window {
     start: Ts,
-    key: GroupKey,
+    groups: FxHashMap<Group, Acc>,
 }
+
+impl Emission {
+    /// The table of the window starting at `start` (created, sized for
+    /// `expected` groups, if new).
+    #[inline]
+    fn window(&mut self, start: Ts, expected: usize) -> &mut FxHashMap<Group, Acc> {
+        let i = match self.windows.get(self.last) {
+            Some(w) if w.start == start => self.last,
+            _ => {
+                let i = match self.windows.binary_search_by_key(&start, |w| w.start) {
+                    Ok(i) => i,
+                    Err(i) => {
+                        self.windows.insert(
+                            i,
+                            Window {
+                                start,
+                                groups: FxHashMap::with_capacity_and_hasher(
+                                    expected,
+                                    Default::default(),
+                                ),
+                            },
+                        );
+                        i
+                    }
+                };
+                self.last = i;
+                i
+            }
+        };
+        &mut self.windows[i].groups
+    }
+}
+
+/// A group: the aggregation table's key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Group(GroupKey);
 
 // A few multiply-rotate rounds over the fields' bits: the table is local
 // to this process, so interned symbols can be hashed as they are (routing
 // uses the stable hash instead).
-impl std::hash::Hash for Slot {
+impl std::hash::Hash for Group {
     #[inline]
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        let k = &self.key;
-        state.write_u64(self.start.0 as u64);
+        let k = &self.0;
         state.write_u64(addr_bits(k.src));
         state.write_u64(addr_bits(k.dst));
         let port = |p: Option<u16>| p.map_or(0, |p| 0x1_0000 | u64::from(p));
@@ -234,78 +262,26 @@ impl std::hash::Hash for Slot {
     }
 }
 
-/// Sorts `(window start, key prefix, row)` entries with `cmp`: first
-/// spread into one bucket per window start (an emission holds many
-/// windows: 100 of 10 ms per 1 s tick), then each bucket sorted on its own,
-/// which halves the comparisons of one large sort. Falls back to one sort
-/// when the starts are too far apart for buckets.
-fn sort_by_window(
-    mut order: Vec<(i64, u128, usize)>,
-    slide: i64,
-    cmp: impl Fn(&(i64, u128, usize), &(i64, u128, usize)) -> std::cmp::Ordering,
-) -> Vec<(i64, u128, usize)> {
-    let (Some(min), Some(max)) = (
-        order.iter().map(|e| e.0).min(),
-        order.iter().map(|e| e.0).max(),
-    ) else {
-        return order;
-    };
-    let bucket = |start: i64| {
-        start
-            .checked_sub(min)
-            .and_then(|d| usize::try_from(d / slide.max(1)).ok())
-    };
-    let buckets = match bucket(max) {
-        // Buckets are monotonic in the start; a bucket may hold several
-        // starts (then `cmp` orders them), never the other way round.
-        Some(last) if last < order.len().saturating_mul(4) => last + 1,
-        _ => {
-            sort_with_prefix(&mut order, &cmp);
-            return order;
-        }
-    };
-    let mut ends = vec![0usize; buckets + 1];
-    for e in &order {
-        if let Some(b) = bucket(e.0) {
-            ends[b + 1] += 1;
-        }
-    }
-    for b in 0..buckets {
-        ends[b + 1] += ends[b];
-    }
-    let mut next = ends.clone();
-    let mut sorted = vec![(0i64, 0u128, 0usize); order.len()];
-    for e in order {
-        if let Some(slot) = bucket(e.0).and_then(|b| next.get_mut(b)) {
-            sorted[*slot] = e;
-            *slot += 1;
-        }
-    }
-    for b in 0..buckets {
-        sort_with_prefix(&mut sorted[ends[b]..ends[b + 1]], &cmp);
-    }
-    sorted
-}
-
-/// Sorts by `(start, prefix)` alone (two integer comparisons, no call),
-/// then each run of equal prefixes by `cmp`: the same order as sorting by
-/// `cmp`, which must order by `(start, prefix)` first.
-fn sort_with_prefix(
-    part: &mut [(i64, u128, usize)],
-    cmp: &impl Fn(&(i64, u128, usize), &(i64, u128, usize)) -> std::cmp::Ordering,
-) {
-    part.sort_unstable_by_key(|e| (e.0, e.1));
+/// A window's groups in sort-key order: by the first 16 bytes of the key
+/// as an integer, ties by the whole key.
+fn sorted_groups(groups: &FxHashMap<Group, Acc>) -> Vec<(&GroupKey, &Acc)> {
+    let mut order: Vec<(u128, &GroupKey, &Acc)> = groups
+        .iter()
+        .map(|(g, acc)| (key_prefix(&g.0), &g.0, acc))
+        .collect();
+    order.sort_unstable_by_key(|e| e.0);
     let mut i = 0;
-    while i < part.len() {
+    while i < order.len() {
         let mut j = i + 1;
-        while j < part.len() && (part[j].0, part[j].1) == (part[i].0, part[i].1) {
+        while j < order.len() && order[j].0 == order[i].0 {
             j += 1;
         }
         if j - i > 1 {
-            part[i..j].sort_unstable_by(cmp);
+            order[i..j].sort_unstable_by(|a, b| a.1.cmp(b.1));
         }
         i = j;
     }
+    order.into_iter().map(|(_, k, a)| (k, a)).collect()
 }
 
 /// The first 16 bytes of a group's sort key (`records::sortkey`: address
@@ -318,11 +294,14 @@ fn key_prefix(k: &GroupKey) -> u128 {
         n: usize,
     }
     impl Prefix {
+        /// Byte by byte: the copies are short (4, 6 or 16 bytes, a
+        /// protocol name), and a `memcpy` call per copy cost more than
+        /// the bytes.
         #[inline]
         fn bytes(&mut self, b: &[u8]) {
-            let m = b.len().min(16 - self.n);
-            self.buf[self.n..self.n + m].copy_from_slice(&b[..m]);
-            self.n += m;
+            for &x in b {
+                self.byte(x);
+            }
         }
         #[inline]
         fn byte(&mut self, b: u8) {
@@ -614,27 +593,40 @@ mod tests {
     }
 
     #[test]
-    fn bucketed_sort_equals_one_sort() {
-        let mut n = 11u64;
-        for slide in [1i64, 7, 10_000_000] {
-            for len in [0usize, 1, 2, 50, 3000] {
-                let mut order: Vec<(i64, u128, usize)> = (0..len)
-                    .map(|i| {
-                        n = n.wrapping_mul(6364136223846793005).wrapping_add(1);
-                        let start = ((n >> 40) % 97) as i64 * slide - 50 * slide;
-                        (start, u128::from((n >> 20) % 13), i)
-                    })
-                    .collect();
-                let cmp = |a: &(i64, u128, usize), b: &(i64, u128, usize)| a.cmp(b);
-                let bucketed = sort_by_window(order.clone(), slide, cmp);
-                order.sort_unstable_by(cmp);
-                assert_eq!(bucketed, order);
-            }
+    fn groups_come_out_in_sort_key_order() {
+        use netanom_records::Record as _;
+        // Protocol names that share their first bytes with the addresses
+        // make equal prefixes, which the whole key then orders.
+        let mut groups: FxHashMap<Group, Acc> = FxHashMap::default();
+        let mut n = 5u64;
+        for _ in 0..3000 {
+            n = n.wrapping_mul(6364136223846793005).wrapping_add(1);
+            let v4 = |x: u64| Addr::V4(std::net::Ipv4Addr::from((x % 7) as u32));
+            let key = GroupKey {
+                src: v4(n >> 20),
+                dst: v4(n >> 30),
+                protocol: netanom_records::Protocol::new(
+                    ["TLSv1.2", "TLSv1.3", "TCP", "TLSv1"][(n >> 40) as usize % 4],
+                ),
+                sport: Some((n >> 44) as u16 % 5),
+                dport: None,
+            };
+            groups.entry(Group(key)).or_default().count += 1;
         }
-        // Starts too far apart for buckets.
-        let far = vec![(i64::MAX, 0, 0), (i64::MIN, 0, 1), (0, 0, 2)];
-        let sorted = sort_by_window(far, 1, |a, b| a.cmp(b));
-        assert_eq!(sorted, vec![(i64::MIN, 0, 1), (0, 0, 2), (i64::MAX, 0, 0)]);
+        let keys: Vec<Vec<u8>> = sorted_groups(&groups)
+            .into_iter()
+            .map(|(k, _)| {
+                let mut bytes = Vec::new();
+                WindowRecord {
+                    key: *k,
+                    ..WindowRecord::default()
+                }
+                .sort_key(&mut bytes);
+                bytes
+            })
+            .collect();
+        assert_eq!(keys.len(), groups.len());
+        assert!(keys.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]
@@ -676,7 +668,7 @@ mod tests {
     #[test]
     fn aggregates_stay_small() {
         // The table is read out of cache: an entry should span two lines.
-        assert!(std::mem::size_of::<(Slot, Acc)>() <= 136);
+        assert!(std::mem::size_of::<(Group, Acc)>() <= 128);
     }
 
     #[test]

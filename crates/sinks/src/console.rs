@@ -128,6 +128,10 @@ pub(crate) struct Summary {
     /// table; [`Summary::settle`] moves them there.
     #[serde(skip)]
     recent: Vec<Option<(Protocol, u64, u64)>>,
+    /// Packets and bytes of the current run of packets from one source
+    /// address, not yet in `by_src` ([`Summary::settle`] adds them).
+    #[serde(skip)]
+    run: Option<(Addr, u64, u64)>,
 }
 
 /// Slots of [`Summary::recent`].
@@ -189,9 +193,21 @@ impl Summary {
                     Value::Addr(a) => a,
                     _ => Addr::None,
                 };
-                let s = self.by_src.entry(src).or_default();
-                s.0 += 1;
-                s.1 += len;
+                // Packets come in bursts from one host: count a run
+                // apart and add it to the table when the host changes.
+                match &mut self.run {
+                    Some((a, n, b)) if *a == src => {
+                        *n += 1;
+                        *b += len;
+                    }
+                    run => {
+                        if let Some((a, n, b)) = run.replace((src, 1, len)) {
+                            let s = self.by_src.entry(a).or_default();
+                            s.0 += n;
+                            s.1 += b;
+                        }
+                    }
+                }
             }
             RecordKind::Window => {
                 let count = number(r.get(Field::Count));
@@ -316,8 +332,14 @@ impl Summary {
         self.trim();
     }
 
-    /// Moves the counts of `recent` into `by_protocol`.
+    /// Moves the counts of `recent` into `by_protocol` and the current
+    /// run into `by_src`.
     fn settle(&mut self) {
+        if let Some((a, n, b)) = self.run.take() {
+            let s = self.by_src.entry(a).or_default();
+            s.0 += n;
+            s.1 += b;
+        }
         for (p, n, b) in self.recent.iter_mut().filter_map(Option::take) {
             let e = self.by_protocol.entry(p).or_default();
             e.0 += n;
@@ -488,7 +510,7 @@ mod tests {
     }
 
     #[test]
-    fn protocol_counts_survive_slot_collisions_and_merges() {
+    fn protocol_and_source_counts_survive_slots_runs_and_merges() {
         // More protocols than slots, so that some share one.
         let protocols: Vec<Protocol> = (0..150)
             .map(|i| Protocol::new(&format!("P{i}")))
@@ -496,6 +518,7 @@ mod tests {
             .collect();
         let mut parts = [Summary::default(), Summary::default()];
         let mut want: std::collections::HashMap<Protocol, (u64, u64)> = Default::default();
+        let mut want_src: std::collections::HashMap<Addr, (u64, u64)> = Default::default();
         for i in 0..20_000u64 {
             let protocol = protocols[(i * i % 151) as usize];
             let p = netanom_records::Packet {
@@ -503,7 +526,14 @@ mod tests {
                 length: (i % 1500) as u32,
                 ..Default::default()
             };
+            let p = netanom_records::Packet {
+                src: Addr::V4(std::net::Ipv4Addr::from((i / 7 % 13) as u32)),
+                ..p
+            };
             parts[(i % 3 == 0) as usize].add(&p);
+            let e = want_src.entry(p.src).or_default();
+            e.0 += 1;
+            e.1 += i % 1500;
             let e = want.entry(protocol).or_default();
             e.0 += 1;
             e.1 += i % 1500;
@@ -514,6 +544,9 @@ mod tests {
         let got: std::collections::HashMap<Protocol, (u64, u64)> =
             a.by_protocol.iter().map(|(k, v)| (*k, *v)).collect();
         assert_eq!(got, want);
+        let got: std::collections::HashMap<Addr, (u64, u64)> =
+            a.by_src.iter().map(|(k, v)| (*k, *v)).collect();
+        assert_eq!(got, want_src);
         assert_eq!(a.records, 20_000);
     }
 }
