@@ -111,3 +111,52 @@ fn unwritable_output_is_a_runtime_error() {
     assert_eq!(run.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("out: cannot write"), "{stderr}");
 }
+
+/// A split file is peeked at by every worker and read by the workers of a
+/// process in turns: a file that cannot be read is still reported once,
+/// and the good one read once, on any number of workers.
+#[test]
+fn a_bad_file_among_split_files_is_reported_once_on_any_number_of_workers() {
+    let dir = TempDir::new("badsplit");
+    let captures = dir.join("captures");
+    std::fs::create_dir_all(&captures).expect("mkdir");
+    std::fs::copy(
+        crate::util::root().join("samples/quickstart.pcap"),
+        captures.join("a.pcap"),
+    )
+    .expect("copy sample");
+    std::fs::write(captures.join("b.pcap"), "not a capture at all\n").expect("write");
+    let (p, out) = pipeline(
+        &dir,
+        &format!(
+            "{{type: pcap, path: {}, split: always}}",
+            captures.display()
+        ),
+    );
+    let mut rows = None;
+    for w in ["1", "2", "4"] {
+        let run = netanom(&["run", &p, "-w", w]);
+        let (_, stderr) = text(&run);
+        assert_eq!(run.status.code(), Some(0), "{stderr}");
+        assert!(
+            stderr.contains("1 files read, 1 files failed"),
+            "{w} workers: {stderr}"
+        );
+        assert!(
+            stderr.contains("1 bad input (not_a_capture 1)"),
+            "{w} workers: {stderr}"
+        );
+        assert_eq!(
+            stderr.matches("b.pcap: offset 0").count(),
+            1,
+            "{w} workers: {stderr}"
+        );
+        let (_, r) = read_csv(&out);
+        match &rows {
+            None => rows = Some(r),
+            Some(first) => assert_eq!(first.len(), r.len(), "{w} workers"),
+        }
+    }
+    // tshark counts 10,501 frames in the sample.
+    assert_eq!(rows.map(|r| r.len()), Some(10_501));
+}
