@@ -1,6 +1,7 @@
 //! The pcap source on every capture of ../shared/corpus: tshark's record
 //! counts, no panic, bounded memory, every damaged file reported with its
-//! name and offset.
+//! name and offset, and the same packets and reports when the file is
+//! split over three workers.
 
 use crate::util::{netanom, shared, text, TempDir};
 
@@ -61,9 +62,40 @@ fn corpus_counts_match_and_nothing_panics() {
                 failures.push(format!("{file}: peak memory {mb} MB"));
             }
         }
-        let packets = std::fs::read_to_string(&out_csv)
-            .map(|t| t.lines().count().saturating_sub(1))
-            .unwrap_or(0);
+        let written = std::fs::read(&out_csv).unwrap_or_default();
+        // The same file split over 3 workers, read in turns through the
+        // shared reader: the same packets and the same reports.
+        let split_csv = dir.join("split.csv");
+        let _ = std::fs::remove_file(&split_csv);
+        let p3 = dir.write(
+            "p3.yaml",
+            &format!(
+                "sources:\n  cap: {{type: pcap, path: \"{}\", split: always}}\nsinks:\n  out: {{type: file, inputs: [cap], path: \"{}\"}}\n",
+                path.display(),
+                split_csv.display()
+            ),
+        );
+        let split = netanom(&["run", &p3.display().to_string(), "-w", "3"]);
+        let reports = |stderr: &str| -> Vec<String> {
+            stderr
+                .lines()
+                .filter(|l| !l.starts_with("done in") && !l.starts_with("out:"))
+                .map(|l| l.split(" (").next().unwrap_or(l).to_owned())
+                .collect()
+        };
+        let split_stderr = text(&split).1;
+        if split.status.code() != Some(0)
+            || std::fs::read(&split_csv).unwrap_or_default() != written
+            || reports(&split_stderr) != reports(&stderr)
+        {
+            failures.push(format!(
+                "{file}: split over 3 workers differs:\n{stderr}\n---\n{split_stderr}"
+            ));
+        }
+        let packets = String::from_utf8_lossy(&written)
+            .lines()
+            .count()
+            .saturating_sub(1);
         if note == "ok" {
             checked += 1;
             if records.parse::<usize>().ok() != Some(packets) {
