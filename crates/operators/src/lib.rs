@@ -1,8 +1,9 @@
 //! Operator plugins: they take streams of records and produce new ones.
 //!
-//! One file per plugin: its config struct (documented, defaults, checks)
-//! and its Timely operator. Adding one = a file, a variant of
-//! [`OperatorConfig`], and an arm in each `match` below.
+//! One file per plugin (a directory for a large one, like `kmeans/`): its
+//! config struct (documented, defaults, checks) and its Timely operator.
+//! Adding one = a file, a variant of [`OperatorConfig`], and an arm in
+//! each `match` below.
 #![deny(missing_docs)]
 
 pub mod anonymize;
