@@ -29,7 +29,7 @@
 //! computed once, on worker 0, from the merged values: the model, every
 //! score and every `anomaly` flag are the same on any number of workers
 //! and processes. The quantile threshold keeps, per epoch, the record
-//! count and the exact top [`kept`] distances (merged from each worker's
+//! count and the exact top `threshold::kept` distances (merged from each worker's
 //! top), enough for the nearest-rank quantile of the recent records.
 //!
 //! Checkpoints: the model is the same everywhere, so worker 0 snapshots
@@ -50,7 +50,6 @@
 //! model file in [`crate::kmeans_store`].
 //!
 //! [`Partial`]: crate::kmeans_model::Partial
-//! [`kept`]: threshold::kept
 
 mod features;
 mod messages;
