@@ -295,16 +295,6 @@ pub(crate) fn file_source<'s, R: RecordReader + Send>(
                                     }
                                 };
                             }
-                            // The chunk's batches, sent once the lock is
-                            // free: reading is the only part workers must
-                            // take in turns, handing packets on is not.
-                            let mut chunk: Vec<(Time, Vec<Packet>)> = Vec::new();
-                            let mut collect = |b: &mut Vec<Packet>, t: Time| {
-                                if !b.is_empty() {
-                                    chunk
-                                        .push((t, std::mem::replace(b, Vec::with_capacity(BATCH))));
-                                }
-                            };
                             let finished = match &mut *state {
                                 Shared::Open(cur) => {
                                     // One chunk per turn, so that the other
@@ -319,15 +309,19 @@ pub(crate) fn file_source<'s, R: RecordReader + Send>(
                                         &mut packet,
                                         &mut buf,
                                         &mut buf_time,
-                                        &mut collect,
+                                        &mut flush,
                                     );
-                                    collect(&mut buf, buf_time);
                                     budget = budget.saturating_sub(used);
                                     let floor = if finished {
                                         Time::MAX
                                     } else {
                                         cur.clock.floor().unwrap_or(cur.first)
                                     };
+                                    // Sent before the floor moves on: their
+                                    // times are at or above this worker's
+                                    // capability, which other workers'
+                                    // records may now pass.
+                                    flush(&mut buf, buf_time);
                                     shared.floor.store(floor, Ordering::Release);
                                     finished
                                 }
@@ -336,16 +330,7 @@ pub(crate) fn file_source<'s, R: RecordReader + Send>(
                             if finished {
                                 *state = Shared::Done;
                                 shared.floor.store(Time::MAX, Ordering::Release);
-                            }
-                            drop(state);
-                            // Other workers may now send records of times
-                            // past these, but this worker's capability is
-                            // still at or below them: it moves only at the
-                            // end of the activation.
-                            for (time, mut batch) in chunk {
-                                flush(&mut batch, time);
-                            }
-                            if finished {
+                                drop(state);
                                 current = None;
                             } else {
                                 // A turn is one chunk.
