@@ -2,7 +2,7 @@
 //! figure, scan detection on the sample capture against its attack labels,
 //! worker independence, and bad input.
 
-use crate::util::{read_csv, root, run_into, text, TempDir};
+use crate::util::{netanom, read_csv, root, run_into, text, TempDir};
 use netanom_operators::kmeans_model::fit;
 
 /// The figures scripts/kmeans-sklearn.py committed: (k, inertia).
@@ -502,12 +502,75 @@ fn scan_detect_generated_flags_the_scan_and_the_flood() {
         println!("skipped: ../shared/tools/gen_pcap.py is not available");
         return;
     };
-    let packets = packet_sources(&capture);
+    judge_attacks(
+        &dir,
+        &capture,
+        &labels,
+        &[("scan", "192.168.1.77"), ("icmp_burst", "192.168.1.99")],
+        &[],
+    );
+}
+
+/// The same pipeline on `netanom generate`'s own capture: the vertical
+/// scan, the horizontal sweep (one packet per destination) and the ICMP
+/// flood are each flagged on the attacker. The DNS exfiltration-like burst
+/// (queries to the one resolver, one port) is reported, not asserted:
+/// nothing in these features sets it apart.
+#[test]
+fn scan_detect_flags_the_scans_and_the_flood_of_netanom_generate() {
+    let dir = TempDir::new("kmeans-netanom-generate");
+    let capture = dir.join("g.pcap");
+    let labels_path = dir.join("g.labels.csv");
+    let out = netanom(&[
+        "generate",
+        "-n",
+        "300000",
+        "-s",
+        "1",
+        "-q",
+        "-o",
+        &capture.display().to_string(),
+        "--labels",
+        &labels_path.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+    let labels: Vec<String> = std::fs::read_to_string(&labels_path)
+        .expect("labels written")
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap_or("").trim().to_owned())
+        .collect();
+    judge_attacks(
+        &dir,
+        &capture,
+        &labels,
+        &[
+            ("vscan", "192.168.1.77"),
+            ("hscan", "192.168.1.66"),
+            ("icmp_flood", "192.168.1.99"),
+        ],
+        &[("dns_exfil", "192.168.1.88")],
+    );
+}
+
+/// Runs pipelines/scan-detect-generated.yaml on `capture` and judges it
+/// with the per-packet `labels`: each of `flagged` (attack, attacker) has
+/// an alert on the attacker in a window holding the attack's packets, each
+/// of `reported` is only printed, and at most 1% of the other rows are
+/// flagged. Prints alerts, ROC AUC and the false-alarm rate.
+fn judge_attacks(
+    dir: &TempDir,
+    capture: &std::path::Path,
+    labels: &[String],
+    flagged: &[(&str, &str)],
+    reported: &[(&str, &str)],
+) {
+    let packets = packet_sources(capture);
     assert_eq!(packets.len(), labels.len());
     // (src, 250 ms window index) of every labelled packet: its attack.
     let window_us = 250_000;
     let mut attack_rows = std::collections::HashMap::new();
-    for ((ts, src), label) in packets.iter().zip(&labels) {
+    for ((ts, src), label) in packets.iter().zip(labels) {
         if label != "normal" {
             attack_rows.insert((src.clone(), ts.div_euclid(window_us)), label.clone());
         }
@@ -540,7 +603,8 @@ fn scan_detect_generated_flags_the_scan_and_the_flood() {
     let false_alarms = normal.iter().filter(|r| r[anomaly] == "true").count();
     let rate = false_alarms as f64 / normal.len() as f64;
     println!("features: log1p(count), log1p(distinct_dsts), log1p(distinct_dports), log1p(syn_count), local_anomaly; 250 ms windows by src; k = 32, warmup 2000, threshold farthest 1");
-    for (attack, attacker) in [("scan", "192.168.1.77"), ("icmp_burst", "192.168.1.99")] {
+    let judged = flagged.iter().map(|a| (a, true));
+    for (&(attack, attacker), must) in judged.chain(reported.iter().map(|a| (a, false))) {
         let mine: Vec<&Vec<String>> = rows
             .iter()
             .filter(|r| r[src] == attacker && label_of(r).is_some_and(|l| l == attack))
@@ -554,7 +618,7 @@ fn scan_detect_generated_flags_the_scan_and_the_flood() {
             auc(&pos, &neg),
             pos.iter().copied().fold(0.0, f64::max)
         );
-        assert!(alerts >= 1, "{attack}: no alert for {attacker}");
+        assert!(!must || alerts >= 1, "{attack}: no alert for {attacker}");
     }
     println!(
         "normal rows: {false_alarms} false alarms in {} ({:.3}%)",
