@@ -248,53 +248,94 @@ impl Lcg {
     }
 }
 
+/// The crash tests' setup: 100k generated packets (5 s of traffic)
+/// stretched to 30 s and cut into 6 files, read by two copies of the
+/// pipeline with k-means, each with its own state_dir (checkpoints every
+/// 30 ms): `clean` for one uninterrupted run into `clean_out`, `crashed`
+/// for the runs that are killed, into `out`.
+struct CrashCase {
+    t: TempDir,
+    clean: PathBuf,
+    clean_out: PathBuf,
+    crashed: PathBuf,
+    out: PathBuf,
+}
+
+impl CrashCase {
+    fn new(name: &str, seed: u64) -> Option<CrashCase> {
+        let t = TempDir::new(name);
+        let capture = generated_capture(&t, 100_000, seed)?;
+        split_stretched(&capture, 6, &t.join("caps"), 6);
+        let state = |name: &str| {
+            format!(
+                "    state_dir: {}\n    checkpoint_interval: 30ms\n    idle_advance: 0s",
+                t.join(name).display()
+            )
+        };
+        let (clean_out, out) = (t.join("clean"), t.join("crashed"));
+        let clean = pipeline_with_kmeans(
+            &t,
+            "clean.yaml",
+            &t.join("caps"),
+            &clean_out,
+            &state("state-clean"),
+        );
+        let crashed = pipeline_with_kmeans(
+            &t,
+            "crashed.yaml",
+            &t.join("caps"),
+            &out,
+            &state("state-crashed"),
+        );
+        Some(CrashCase {
+            t,
+            clean,
+            clean_out,
+            crashed,
+            out,
+        })
+    }
+
+    /// The killed runs' checkpoint file.
+    fn checkpoint(&self) -> PathBuf {
+        self.t.join("state-crashed/checkpoint.json")
+    }
+
+    /// The last restart runs to the end of the files (with `extra`); its
+    /// outputs must equal the uninterrupted run's byte for byte.
+    fn finish_and_compare(&self, extra: &[&str]) {
+        let mut args = vec!["--set", "capture.follow=false"];
+        args.extend_from_slice(extra);
+        run_to_end(&self.crashed, &args);
+        same_files(
+            &self.clean_out,
+            &self.out,
+            &["flows.csv", "hosts.jsonl", "degrees.csv", "scores.csv"],
+        );
+    }
+}
+
 #[test]
 fn killed_at_ten_random_points_the_restarted_runs_equal_one_uninterrupted_run() {
-    let t = TempDir::new("cdir-crash");
-    let Some(capture) = generated_capture(&t, 100_000, 21) else {
+    let Some(case) = CrashCase::new("cdir-crash", 21) else {
         eprintln!("skipped: gen_pcap.py not available");
         return;
     };
-    // 5 s of traffic stretched to 30 s: many windows and checkpoints.
-    split_stretched(&capture, 6, &t.join("caps"), 6);
-    let state = |name: &str| {
-        format!(
-            "    state_dir: {}\n    checkpoint_interval: 30ms\n    idle_advance: 0s",
-            t.join(name).display()
-        )
-    };
-    // One uninterrupted batch run.
-    let clean_out = t.join("clean");
-    let clean = pipeline_with_kmeans(
-        &t,
-        "clean.yaml",
-        &t.join("caps"),
-        &clean_out,
-        &state("state-clean"),
-    );
     let started = Instant::now();
-    run_to_end(&clean, &["--set", "capture.follow=false"]);
+    run_to_end(&case.clean, &["--set", "capture.follow=false"]);
     let duration = started.elapsed().as_millis() as u64;
     // Follow runs killed with SIGKILL, each resuming from the checkpoint.
-    let out = t.join("crashed");
-    let crashed = pipeline_with_kmeans(
-        &t,
-        "crashed.yaml",
-        &t.join("caps"),
-        &out,
-        &state("state-crashed"),
-    );
     let mut rng = Lcg(2026);
     let mut points = Vec::new();
     for i in 0..10 {
         // Each run resumes where the last stopped: kills spread over about
         // one run's worth of progress, at seeded random points.
         let delay = 40 + rng.next((duration / 6).max(50));
-        let mut child = spawn(&crashed, &["-w", if i % 2 == 0 { "1" } else { "2" }]);
+        let mut child = spawn(&case.crashed, &["-w", if i % 2 == 0 { "1" } else { "2" }]);
         std::thread::sleep(Duration::from_millis(delay));
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
-        let committed = std::fs::read_to_string(t.join("state-crashed/checkpoint.json"))
+        let committed = std::fs::read_to_string(case.checkpoint())
             .ok()
             .and_then(|c| {
                 c.lines()
@@ -308,13 +349,7 @@ fn killed_at_ten_random_points_the_restarted_runs_equal_one_uninterrupted_run() 
         "uninterrupted run: {duration} ms; kill points:\n{}",
         points.join("\n")
     );
-    // The last restart runs to the end of the files.
-    run_to_end(&crashed, &["--set", "capture.follow=false"]);
-    same_files(
-        &clean_out,
-        &out,
-        &["flows.csv", "hosts.jsonl", "degrees.csv", "scores.csv"],
-    );
+    case.finish_and_compare(&[]);
 }
 
 /// The ten random kills above mostly land before k-means has a model: here
@@ -324,36 +359,12 @@ fn killed_at_ten_random_points_the_restarted_runs_equal_one_uninterrupted_run() 
 /// uninterrupted run byte for byte.
 #[test]
 fn killed_after_the_model_is_checkpointed_the_restarted_runs_equal_one_run() {
-    let t = TempDir::new("cdir-crash-model");
-    let Some(capture) = generated_capture(&t, 100_000, 23) else {
+    let Some(case) = CrashCase::new("cdir-crash-model", 23) else {
         eprintln!("skipped: gen_pcap.py not available");
         return;
     };
-    split_stretched(&capture, 6, &t.join("caps"), 6);
-    let state = |name: &str| {
-        format!(
-            "    state_dir: {}\n    checkpoint_interval: 30ms\n    idle_advance: 0s",
-            t.join(name).display()
-        )
-    };
-    let clean_out = t.join("clean");
-    let clean = pipeline_with_kmeans(
-        &t,
-        "clean.yaml",
-        &t.join("caps"),
-        &clean_out,
-        &state("state-clean"),
-    );
-    run_to_end(&clean, &["--set", "capture.follow=false", "-w", "4"]);
-    let out = t.join("crashed");
-    let crashed = pipeline_with_kmeans(
-        &t,
-        "crashed.yaml",
-        &t.join("caps"),
-        &out,
-        &state("state-crashed"),
-    );
-    let checkpoint = t.join("state-crashed/checkpoint.json");
+    run_to_end(&case.clean, &["--set", "capture.follow=false", "-w", "4"]);
+    let checkpoint = case.checkpoint();
     let committed = || -> Option<(u64, bool)> {
         let saved: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&checkpoint).ok()?).ok()?;
@@ -362,7 +373,7 @@ fn killed_after_the_model_is_checkpointed_the_restarted_runs_equal_one_run() {
     };
     let mut last = 0;
     for workers in ["2", "1", "4"] {
-        let mut child = spawn(&crashed, &["-w", workers]);
+        let mut child = spawn(&case.crashed, &["-w", workers]);
         // Killed once a checkpoint newer than the last run's holds a model.
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -376,12 +387,7 @@ fn killed_after_the_model_is_checkpointed_the_restarted_runs_equal_one_run() {
         let _ = child.wait();
         last = committed().map_or(last, |c| c.0);
     }
-    run_to_end(&crashed, &["--set", "capture.follow=false", "-w", "2"]);
-    same_files(
-        &clean_out,
-        &out,
-        &["flows.csv", "hosts.jsonl", "degrees.csv", "scores.csv"],
-    );
+    case.finish_and_compare(&["-w", "2"]);
 }
 
 #[test]
