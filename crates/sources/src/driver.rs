@@ -312,22 +312,18 @@ pub(crate) fn file_source<'s, R: RecordReader + Send>(
                                         &mut flush,
                                     );
                                     budget = budget.saturating_sub(used);
-                                    let floor = if finished {
-                                        Time::MAX
-                                    } else {
-                                        cur.clock.floor().unwrap_or(cur.first)
-                                    };
-                                    // Sent before the floor moves on: their
-                                    // times are at or above this worker's
-                                    // capability, which other workers'
-                                    // records may now pass.
+                                    // The turn's last batch goes with it.
                                     flush(&mut buf, buf_time);
-                                    shared.floor.store(floor, Ordering::Release);
+                                    if !finished {
+                                        let floor = cur.clock.floor().unwrap_or(cur.first);
+                                        shared.floor.store(floor, Ordering::Release);
+                                    }
                                     finished
                                 }
                                 Shared::Unopened | Shared::Done => true,
                             };
                             if finished {
+                                // Done: no record of it bounds any worker.
                                 *state = Shared::Done;
                                 shared.floor.store(Time::MAX, Ordering::Release);
                                 drop(state);
