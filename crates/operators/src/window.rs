@@ -178,7 +178,7 @@ impl WindowConfig {
                         for window in &emission.windows {
                             rows += window.groups.len();
                             let end = Ts(window.start.0.saturating_add(spec.size));
-                            for (key, acc) in sorted_groups(&window.groups) {
+                            for (_, key, acc) in sorted_groups(&window.groups) {
                                 session.give(acc.finish(window.start, end, *key, &spec));
                             }
                         }
@@ -262,26 +262,20 @@ impl std::hash::Hash for Group {
     }
 }
 
-/// A window's groups in sort-key order: by the first 16 bytes of the key
-/// as an integer, ties by the whole key.
-fn sorted_groups(groups: &FxHashMap<Group, Acc>) -> Vec<(&GroupKey, &Acc)> {
+/// A window's groups in sort-key order (with the 16-byte key prefix they
+/// were sorted on): by the prefix as an integer, ties by the whole key.
+fn sorted_groups(groups: &FxHashMap<Group, Acc>) -> Vec<(u128, &GroupKey, &Acc)> {
     let mut order: Vec<(u128, &GroupKey, &Acc)> = groups
         .iter()
         .map(|(g, acc)| (key_prefix(&g.0), &g.0, acc))
         .collect();
     order.sort_unstable_by_key(|e| e.0);
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i + 1;
-        while j < order.len() && order[j].0 == order[i].0 {
-            j += 1;
+    for tied in order.chunk_by_mut(|a, b| a.0 == b.0) {
+        if tied.len() > 1 {
+            tied.sort_unstable_by(|a, b| a.1.cmp(b.1));
         }
-        if j - i > 1 {
-            order[i..j].sort_unstable_by(|a, b| a.1.cmp(b.1));
-        }
-        i = j;
     }
-    order.into_iter().map(|(_, k, a)| (k, a)).collect()
+    order
 }
 
 /// The first 16 bytes of a group's sort key (`records::sortkey`: address
@@ -615,7 +609,7 @@ mod tests {
         }
         let keys: Vec<Vec<u8>> = sorted_groups(&groups)
             .into_iter()
-            .map(|(k, _)| {
+            .map(|(_, k, _)| {
                 let mut bytes = Vec::new();
                 WindowRecord {
                     key: *k,
