@@ -148,6 +148,11 @@ impl crate::Record for WindowRecord {
     }
 
     #[inline]
+    fn csv_line(&self, fields: &[Field], buf: &mut [u8]) -> Option<usize> {
+        crate::line::window_line(self, fields, buf)
+    }
+
+    #[inline]
     fn sort_key(&self, out: &mut Vec<u8>) {
         use crate::sortkey as k;
         k::ts(out, self.window_start);
