@@ -327,16 +327,22 @@ fn key_prefix(k: &GroupKey) -> u128 {
                 }
             }
         }
-        /// Text and its terminating 0 byte.
+        /// Text and its terminating 0 byte: as many bytes as fit, in one
+        /// piece.
         #[inline]
         fn text(&mut self, s: &str) {
-            for &b in s.as_bytes() {
-                if self.n >= 16 {
-                    return;
-                }
-                self.push(u128::from(b), 1);
+            let bytes = s.as_bytes();
+            let room = 16usize.saturating_sub(self.n as usize);
+            let take = bytes.len().min(room);
+            if take > 0 {
+                let mut chunk = [0u8; 16];
+                chunk[..take].copy_from_slice(&bytes[..take]);
+                self.bits |= u128::from_be_bytes(chunk) >> (8 * self.n);
+                self.n += take as u32;
             }
-            self.push(0, 1);
+            if take == bytes.len() {
+                self.push(0, 1);
+            }
         }
     }
     let mut p = Prefix { bits: 0, n: 0 };
@@ -635,10 +641,18 @@ mod tests {
             Addr::V6("fe80::1:2".parse().expect("v6")),
             Addr::Mac([1, 2, 3, 4, 5, 6]),
             Addr::Name(netanom_records::intern::intern("host-a")),
+            Addr::Name(netanom_records::intern::intern(
+                "a-host-name-past-sixteen-bytes",
+            )),
         ];
         for src in addrs {
             for dst in addrs {
-                for (protocol, port) in [("TCP", Some(443)), ("TLSv1.3", None), ("", Some(1))] {
+                for (protocol, port) in [
+                    ("TCP", Some(443)),
+                    ("TLSv1.3", None),
+                    ("", Some(1)),
+                    ("A-PROTOCOL-NAME-OF-20", Some(7)),
+                ] {
                     let key = GroupKey {
                         src,
                         dst,

@@ -164,3 +164,54 @@ impl crate::Record for WindowRecord {
         k::port(out, self.key.dport);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sortkey as k;
+    use crate::Record as _;
+
+    #[test]
+    fn sort_key_is_the_fields_keys_in_order() {
+        let addrs = [
+            Addr::None,
+            Addr::V4("10.1.2.3".parse().expect("v4")),
+            Addr::V6("fe80::1:2".parse().expect("v6")),
+            Addr::Mac([1, 2, 3, 4, 5, 6]),
+            Addr::Name(crate::intern::intern("host-a")),
+        ];
+        for src in addrs {
+            for dst in addrs {
+                for (protocol, sport, dport) in [
+                    ("TCP", Some(443), None),
+                    ("", None, Some(0)),
+                    ("A-PROTOCOL-NAME-OF-20", Some(65535), Some(1)),
+                ] {
+                    let r = WindowRecord {
+                        window_start: Ts(-7),
+                        window_end: Ts(1_700_000_000_010_000_000),
+                        key: GroupKey {
+                            src,
+                            dst,
+                            protocol: Protocol::new(protocol),
+                            sport,
+                            dport,
+                        },
+                        ..WindowRecord::default()
+                    };
+                    let mut want = Vec::new();
+                    k::ts(&mut want, r.window_start);
+                    k::ts(&mut want, r.window_end);
+                    k::addr(&mut want, src);
+                    k::addr(&mut want, dst);
+                    k::protocol(&mut want, r.key.protocol);
+                    k::port(&mut want, sport);
+                    k::port(&mut want, dport);
+                    let mut got = b"before".to_vec();
+                    r.sort_key(&mut got);
+                    assert_eq!(&got[6..], &want[..], "{r:?}");
+                }
+            }
+        }
+    }
+}
