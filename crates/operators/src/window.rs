@@ -4,6 +4,7 @@
 //! hash), aggregated per window, and each window is emitted exactly once,
 //! at Timely time `window_end`, when the input frontier passes its end.
 
+use netanom_records::batch::Batches;
 use netanom_records::doc::ConfigProblem;
 use netanom_records::field::Field;
 use netanom_records::hash::{FxHashMap, FxHasher};
@@ -13,7 +14,7 @@ use netanom_records::window::GROUPABLE;
 use netanom_records::{Addr, Duration, GroupKey, Packet, Time, Ts, WindowRecord};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::channels::pact::ExchangeCore;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
@@ -107,8 +108,10 @@ impl WindowConfig {
         let tick = tick.max(1);
         let spec = Spec::new(self);
         let route = spec.clone();
-        let exchange = Exchange::new(move |p: &Packet| route_hash(&route.key(p)));
-        input.unary_frontier::<timely::container::CapacityContainerBuilder<Vec<WindowRecord>>, _, _, _>(
+        let exchange = ExchangeCore::<Batches<Packet>, _>::new_core(move |p: &Packet| {
+            route_hash(&route.key(p))
+        });
+        input.unary_frontier::<Batches<WindowRecord>, _, _, _>(
             exchange,
             name,
             move |_cap, _info| {
@@ -137,7 +140,8 @@ impl WindowConfig {
                                 let index = match last {
                                     Some((at, i)) if at == emit_at => i,
                                     _ => {
-                                        let i = match open.binary_search_by_key(&emit_at, |e| e.at) {
+                                        let i = match open.binary_search_by_key(&emit_at, |e| e.at)
+                                        {
                                             Ok(i) => i,
                                             Err(i) => {
                                                 open.insert(
@@ -173,7 +177,7 @@ impl WindowConfig {
                     // sorted.
                     while open.first().is_some_and(|e| !frontier.less_than(&e.at)) {
                         let emission = open.remove(0);
-                        let mut session = output.session(&emission.cap);
+                        let mut session = output.session_with_builder(&emission.cap);
                         let mut rows = 0;
                         for window in &emission.windows {
                             rows += window.groups.len();

@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 
 pub mod addr;
+pub mod batch;
 pub mod checkpoint;
 pub mod degree;
 pub mod doc;
