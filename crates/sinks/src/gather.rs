@@ -42,14 +42,17 @@ impl Chunk {
         &self.text[start..self.ends[i].1 as usize]
     }
 
-    /// Sorts `records` by key and encodes them with `encode`.
-    fn build<R: Record>(records: &[R], encode: &impl Fn(&R, &mut Vec<u8>)) -> Chunk {
+    /// Sorts `records` by key and encodes them with `encode`. They come
+    /// as the batches they arrived in: gathering them into one `Vec`
+    /// copied every record again at each doubling.
+    fn build<R: Record>(batches: &[Vec<R>], encode: &impl Fn(&R, &mut Vec<u8>)) -> Chunk {
+        let records: Vec<&R> = batches.iter().flatten().collect();
         if records.is_empty() {
             return Chunk::default();
         }
         let mut keys = Vec::with_capacity(records.len() * 40);
         let mut key_ends = Vec::with_capacity(records.len());
-        for r in records {
+        for r in &records {
             r.sort_key(&mut keys);
             key_ends.push(keys.len());
         }
@@ -145,7 +148,7 @@ where
             move |_cap, _info| {
                 let mut pending: BTreeMap<
                     Time,
-                    (timely::dataflow::operators::Capability<Time>, Vec<R>),
+                    (timely::dataflow::operators::Capability<Time>, Vec<Vec<R>>),
                 > = BTreeMap::new();
                 move |(handle, frontier), output| {
                     handle.for_each(|cap, batch| {
@@ -159,7 +162,7 @@ where
                                 )
                             })
                             .1
-                            .append(batch);
+                            .push(std::mem::take(batch));
                     });
                     while let Some(entry) = pending.first_entry() {
                         if frontier.less_equal(entry.key()) {
@@ -244,8 +247,11 @@ mod tests {
         let encode = |p: &Packet, out: &mut Vec<u8>| {
             out.extend_from_slice(format!("{},{};", p.ts.0, p.length).as_bytes())
         };
-        let a = Chunk::build(&[packet(3, 1), packet(1, 1), packet(5, 1)], &encode);
-        let b = Chunk::build(&[packet(2, 1), packet(3, 0), packet(9, 1)], &encode);
+        let a = Chunk::build(
+            &[vec![packet(3, 1)], vec![packet(1, 1), packet(5, 1)]],
+            &encode,
+        );
+        let b = Chunk::build(&[vec![packet(2, 1), packet(3, 0), packet(9, 1)]], &encode);
         let mut out = Vec::new();
         merge(&[a, b], &mut |bytes| out.extend_from_slice(bytes));
         assert_eq!(String::from_utf8_lossy(&out), "1,1;2,1;3,0;3,1;5,1;9,1;");
