@@ -32,8 +32,13 @@ pub(crate) fn send(
         stats.saw(last.ts.0);
     }
     ComponentStats::add(&stats.bytes, buf.iter().map(|p| u64::from(p.length)).sum());
+    // Timely takes the allocation: the next batch gets one of the same
+    // size at once, instead of growing by doubling (which copied every
+    // packet about once more).
+    let capacity = buf.capacity();
     output.session(&at).give_container(buf);
     buf.clear();
+    buf.reserve_exact(capacity);
 }
 
 /// How many ticks of event time a source may run ahead of the sinks'
