@@ -121,6 +121,8 @@ impl WindowConfig {
                 // Groups per window of the last emission: the next tables
                 // are sized for as many, instead of growing step by step.
                 let mut expected = 0usize;
+                // The last tumbling window a packet fell in.
+                let mut recent = None;
                 move |(input, frontier), output| {
                     input.for_each(|cap, batch| {
                         let now = cap.least().copied().unwrap_or_default();
@@ -130,42 +132,47 @@ impl WindowConfig {
                         let mut last: Option<(Time, usize)> = None;
                         for packet in batch.drain(..) {
                             let key = spec.key(&packet);
-                            spec.for_each_window(packet.ts, |start, end| {
-                                // Late: sent at or after the window's end.
-                                if to_time(end, 1) <= now {
-                                    late += 1;
-                                    return;
-                                }
-                                let emit_at = crate::windowing::emit_time(end, tick);
-                                let index = match last {
-                                    Some((at, i)) if at == emit_at => i,
-                                    _ => {
-                                        let i = match open.binary_search_by_key(&emit_at, |e| e.at)
-                                        {
-                                            Ok(i) => i,
-                                            Err(i) => {
-                                                open.insert(
-                                                    i,
-                                                    Emission {
-                                                        at: emit_at,
-                                                        cap: cap.delayed(&emit_at, 0),
-                                                        windows: Vec::new(),
-                                                        last: 0,
-                                                    },
-                                                );
-                                                i
-                                            }
-                                        };
-                                        last = Some((emit_at, i));
-                                        i
+                            spec.for_each_window_cached(
+                                tick,
+                                &mut recent,
+                                packet.ts,
+                                |start, end, emit_at| {
+                                    // Late: sent at or after the window's end.
+                                    if to_time(end, 1) <= now {
+                                        late += 1;
+                                        return;
                                     }
-                                };
-                                open[index]
-                                    .window(start, expected)
-                                    .entry(Group(key))
-                                    .or_default()
-                                    .add(&packet, &spec);
-                            });
+                                    let index = match last {
+                                        Some((at, i)) if at == emit_at => i,
+                                        _ => {
+                                            let i = match open
+                                                .binary_search_by_key(&emit_at, |e| e.at)
+                                            {
+                                                Ok(i) => i,
+                                                Err(i) => {
+                                                    open.insert(
+                                                        i,
+                                                        Emission {
+                                                            at: emit_at,
+                                                            cap: cap.delayed(&emit_at, 0),
+                                                            windows: Vec::new(),
+                                                            last: 0,
+                                                        },
+                                                    );
+                                                    i
+                                                }
+                                            };
+                                            last = Some((emit_at, i));
+                                            i
+                                        }
+                                    };
+                                    open[index]
+                                        .window(start, expected)
+                                        .entry(Group(key))
+                                        .or_default()
+                                        .add(&packet, &spec);
+                                },
+                            );
                         }
                         if late > 0 {
                             ComponentStats::add(&stats.late, late);
@@ -442,6 +449,38 @@ impl Spec {
         }
     }
 
+    /// Calls `f(start, end, emit_at)` for each window that contains `ts`,
+    /// as [`Spec::for_each_window`], with the Timely time it is emitted at
+    /// (ticks of `tick`). Tumbling windows go through `recent`, the last
+    /// window used: most packets fall in the same one as the packet
+    /// before, and skip two 64-bit divisions.
+    #[inline]
+    fn for_each_window_cached(
+        &self,
+        tick: u64,
+        recent: &mut Option<(Ts, Ts, Time)>,
+        ts: Ts,
+        mut f: impl FnMut(Ts, Ts, Time),
+    ) {
+        if self.size != self.slide {
+            self.for_each_window(ts, |start, end| {
+                f(start, end, crate::windowing::emit_time(end, tick))
+            });
+            return;
+        }
+        if let Some((start, end, at)) = *recent {
+            if start <= ts && ts < end {
+                f(start, end, at);
+                return;
+            }
+        }
+        self.for_each_window(ts, |start, end| {
+            let at = crate::windowing::emit_time(end, tick);
+            *recent = Some((start, end, at));
+            f(start, end, at);
+        });
+    }
+
     /// Calls `f(start, end)` for each window `[k*slide, k*slide + size)`
     /// that contains `ts`, earliest first.
     fn for_each_window(&self, ts: Ts, mut f: impl FnMut(Ts, Ts)) {
@@ -684,6 +723,27 @@ mod tests {
     fn aggregates_stay_small() {
         // The table is read out of cache: an entry should span two lines.
         assert!(std::mem::size_of::<(Group, Acc)>() <= 128);
+    }
+
+    #[test]
+    fn cached_windows_are_the_computed_ones() {
+        let mut n = 17u64;
+        for (size, slide) in [(10, 10), (10, 5), (1_000_000_000, 1_000_000_000)] {
+            let s = spec(size, slide);
+            let mut recent = None;
+            for _ in 0..5000 {
+                n = n.wrapping_mul(6364136223846793005).wrapping_add(1);
+                // Runs of close timestamps, jumps back and forth, negatives.
+                let t = (n >> 40) as i64 % (4 * size as i64) - size as i64;
+                let mut got = Vec::new();
+                s.for_each_window_cached(7, &mut recent, Ts(t), |a, b, at| got.push((a, b, at)));
+                let mut want = Vec::new();
+                s.for_each_window(Ts(t), |a, b| {
+                    want.push((a, b, crate::windowing::emit_time(b, 7)))
+                });
+                assert_eq!(got, want, "t = {t}");
+            }
+        }
     }
 
     #[test]
