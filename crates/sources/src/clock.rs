@@ -22,6 +22,9 @@ pub struct FileClock {
     tick: u64,
     out_of_order: i64,
     max_ts: Option<i64>,
+    /// The tick the last record fell in (`u64::MAX`: none yet): most
+    /// records fall in the same one, and skip a 64-bit division.
+    slot: u64,
 }
 
 impl FileClock {
@@ -31,6 +34,7 @@ impl FileClock {
             tick: tick.max(1),
             out_of_order: i64::try_from(out_of_order).unwrap_or(i64::MAX),
             max_ts: None,
+            slot: u64::MAX,
         }
     }
 
@@ -60,7 +64,12 @@ impl FileClock {
             None => ts.0,
         };
         self.max_ts = Some(self.max_ts.map_or(ts.0, |m| m.max(ts.0)));
-        to_time(Ts(at), self.tick)
+        let t = at.max(0) as u64;
+        if t >= self.slot && t - self.slot < self.tick {
+            return self.slot;
+        }
+        self.slot = to_time(Ts(at), self.tick);
+        self.slot
     }
 
     /// A lower bound of the times of records not yet observed, if any were.
@@ -131,6 +140,24 @@ impl Assignment {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn observed_times_are_the_floored_watermarked_timestamps() {
+        // Against the rule computed afresh for every record (the clock
+        // reuses the last record's tick).
+        let mut n = 5u64;
+        for (tick, out_of_order) in [(1, 0), (10, 0), (10, 25), (1_000_000_000, 3)] {
+            let mut c = FileClock::new(tick, out_of_order);
+            let mut max: Option<i64> = None;
+            for _ in 0..5000 {
+                n = n.wrapping_mul(6364136223846793005).wrapping_add(1);
+                let ts = (n >> 40) as i64 % (8 * tick as i64) - 2 * tick as i64;
+                let at = max.map_or(ts, |m| ts.max(m - out_of_order as i64));
+                max = Some(max.map_or(ts, |m| m.max(ts)));
+                assert_eq!(c.observe(Ts(ts)), to_time(Ts(at), tick), "ts {ts}");
+            }
+        }
+    }
 
     #[test]
     fn late_records_are_held_at_the_watermark() {
