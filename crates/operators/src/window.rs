@@ -115,90 +115,123 @@ impl WindowConfig {
             exchange,
             name,
             move |_cap, _info| {
-                // Open windows by the Timely time they are emitted at,
-                // earliest first (a handful: packets arrive about in order).
-                let mut open: Vec<Emission> = Vec::new();
-                // Groups per window of the last emission: the next tables
-                // are sized for as many, instead of growing step by step.
-                let mut expected = 0usize;
-                // The last tumbling window a packet fell in.
-                let mut recent = None;
+                let mut tables = Tables::default();
                 move |(input, frontier), output| {
                     input.for_each(|cap, batch| {
-                        let now = cap.least().copied().unwrap_or_default();
-                        let mut late = 0;
-                        // The emission of the previous packet: most packets
-                        // go to the same one.
-                        let mut last: Option<(Time, usize)> = None;
-                        for packet in batch.drain(..) {
-                            let key = spec.key(&packet);
-                            spec.for_each_window_cached(
-                                tick,
-                                &mut recent,
-                                packet.ts,
-                                |start, end, emit_at| {
-                                    // Late: sent at or after the window's end.
-                                    if to_time(end, 1) <= now {
-                                        late += 1;
-                                        return;
-                                    }
-                                    let index = match last {
-                                        Some((at, i)) if at == emit_at => i,
-                                        _ => {
-                                            let i = match open
-                                                .binary_search_by_key(&emit_at, |e| e.at)
-                                            {
-                                                Ok(i) => i,
-                                                Err(i) => {
-                                                    open.insert(
-                                                        i,
-                                                        Emission {
-                                                            at: emit_at,
-                                                            cap: cap.delayed(&emit_at, 0),
-                                                            windows: Vec::new(),
-                                                            last: 0,
-                                                        },
-                                                    );
-                                                    i
-                                                }
-                                            };
-                                            last = Some((emit_at, i));
-                                            i
-                                        }
-                                    };
-                                    open[index]
-                                        .window(start, expected)
-                                        .entry(Group(key))
-                                        .or_default()
-                                        .add(&packet, &spec);
-                                },
-                            );
-                        }
-                        if late > 0 {
-                            ComponentStats::add(&stats.late, late);
-                        }
+                        tables.add_packets(&spec, tick, &cap, batch, &stats)
                     });
                     // Emit every window whose emission time the frontier has
-                    // passed, window by window and in group order within
-                    // one: the sinks' sort then finds its input already
-                    // sorted.
-                    while open.first().is_some_and(|e| !frontier.less_than(&e.at)) {
-                        let emission = open.remove(0);
-                        let mut session = output.session_with_builder(&emission.cap);
-                        let mut rows = 0;
-                        for window in &emission.windows {
-                            rows += window.groups.len();
-                            let end = Ts(window.start.0.saturating_add(spec.size));
-                            for (_, key, acc) in sorted_groups(&window.groups) {
-                                session.give(acc.finish(window.start, end, *key, &spec));
-                            }
-                        }
-                        expected = rows / emission.windows.len().max(1);
-                        ComponentStats::add(&stats.records_out, rows as u64);
+                    // reached (later packets are late for it).
+                    while tables
+                        .open
+                        .first()
+                        .is_some_and(|e| !frontier.less_than(&e.at))
+                    {
+                        let emission = tables.open.remove(0);
+                        tables.emit(emission, &spec, output, &stats);
                     }
                 }
             },
         )
+    }
+}
+
+/// A window operator's open windows.
+#[derive(Default)]
+struct Tables {
+    /// By the Timely time they are emitted at, earliest first (a handful:
+    /// packets arrive about in order).
+    open: Vec<Emission>,
+    /// Groups per window of the last emission: the next tables are sized
+    /// for as many, instead of growing step by step.
+    expected: usize,
+    /// The last tumbling window a packet fell in.
+    recent: Option<(Ts, Ts, Time)>,
+}
+
+impl Tables {
+    /// Adds a batch of packets, received with `cap`, to their windows;
+    /// counts those that come too late for a window.
+    fn add_packets(
+        &mut self,
+        spec: &Spec,
+        tick: u64,
+        cap: &timely::dataflow::operators::InputCapability<Time>,
+        batch: &mut Vec<Packet>,
+        stats: &ComponentStats,
+    ) {
+        let now = cap.least().copied().unwrap_or_default();
+        let mut late = 0;
+        // The emission of the previous packet: most packets go to the same one.
+        let mut last: Option<(Time, usize)> = None;
+        let expected = self.expected;
+        for packet in batch.drain(..) {
+            let key = spec.key(&packet);
+            let (open, recent) = (&mut self.open, &mut self.recent);
+            spec.for_each_window_cached(tick, recent, packet.ts, |start, end, emit_at| {
+                // Late: sent at or after the window's end.
+                if to_time(end, 1) <= now {
+                    late += 1;
+                    return;
+                }
+                let index = match last {
+                    Some((at, i)) if at == emit_at => i,
+                    _ => {
+                        let i = match open.binary_search_by_key(&emit_at, |e| e.at) {
+                            Ok(i) => i,
+                            Err(i) => {
+                                open.insert(
+                                    i,
+                                    Emission {
+                                        at: emit_at,
+                                        cap: cap.delayed(&emit_at, 0),
+                                        windows: Vec::new(),
+                                        last: 0,
+                                    },
+                                );
+                                i
+                            }
+                        };
+                        last = Some((emit_at, i));
+                        i
+                    }
+                };
+                open[index]
+                    .window(start, expected)
+                    .entry(Group(key))
+                    .or_default()
+                    .add(&packet, spec);
+            });
+        }
+        if late > 0 {
+            ComponentStats::add(&stats.late, late);
+        }
+    }
+
+    /// Sends an emission's windows, window by window and in group order
+    /// within one: the sinks' sort then finds its input already sorted.
+    fn emit(
+        &mut self,
+        emission: Emission,
+        spec: &Spec,
+        output: &mut timely::dataflow::operators::generic::OutputBuilderSession<
+            '_,
+            Time,
+            Batches<WindowRecord>,
+        >,
+        stats: &ComponentStats,
+    ) {
+        let mut session = output.session_with_builder(&emission.cap);
+        let mut rows = 0;
+        for window in &emission.windows {
+            rows += window.groups.len();
+            let end = Ts(window.start.0.saturating_add(spec.size));
+            for (_, key, acc) in sorted_groups(&window.groups) {
+                session.give(acc.finish(window.start, end, *key, spec));
+            }
+        }
+        self.expected = rows / emission.windows.len().max(1);
+        ComponentStats::add(&stats.records_out, rows as u64);
     }
 }
 
