@@ -99,7 +99,7 @@ impl Chunk {
         };
         for i in order {
             chunk.keys.extend_from_slice(key_of(i));
-            encode(&records[i], &mut chunk.text);
+            encode(records[i], &mut chunk.text);
             // Chunks stay far below 4 GiB: one time's records of one worker.
             chunk
                 .ends
