@@ -367,7 +367,7 @@ fn key_prefix(k: &GroupKey) -> u128 {
                 }
                 Addr::Name(id) => {
                     self.push(4, 1);
-                    self.text(netanom_records::intern::resolve(id));
+                    self.text(id.text());
                 }
             }
         }
@@ -437,7 +437,7 @@ fn addr_bits(a: Addr) -> u64 {
             b[..6].copy_from_slice(&m);
             (3 << 60) ^ u64::from_le_bytes(b)
         }
-        Addr::Name(id) => (4 << 60) | u64::from(id),
+        Addr::Name(id) => (4 << 60) | u64::from(id.symbol()),
     }
 }
 
@@ -716,8 +716,8 @@ mod tests {
             Addr::V4("10.1.2.3".parse().expect("v4")),
             Addr::V6("fe80::1:2".parse().expect("v6")),
             Addr::Mac([1, 2, 3, 4, 5, 6]),
-            Addr::Name(netanom_records::intern::intern("host-a")),
-            Addr::Name(netanom_records::intern::intern(
+            Addr::Name(netanom_records::NameId::intern("host-a")),
+            Addr::Name(netanom_records::NameId::intern(
                 "a-host-name-past-sixteen-bytes",
             )),
         ];

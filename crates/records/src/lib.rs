@@ -26,7 +26,7 @@ pub mod time;
 pub mod window;
 pub mod write;
 
-pub use addr::Addr;
+pub use addr::{Addr, NameId};
 pub use degree::DegreeRecord;
 pub use duration::Duration;
 pub use field::{Field, Value};

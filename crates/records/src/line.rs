@@ -250,7 +250,7 @@ impl<'a> Line<'a> {
                     }
                 }
             }
-            Addr::Name(id) => self.csv_text(crate::intern::resolve(id)),
+            Addr::Name(id) => self.csv_text(id.text()),
         }
     }
 

@@ -173,3 +173,16 @@ mod size_tests {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packets_stay_small() {
+        // Every packet is copied once per consumer and exchange: an
+        // address needs no alignment.
+        assert_eq!(std::mem::size_of::<crate::Addr>(), 17);
+        assert!(std::mem::size_of::<Packet>() <= 80);
+    }
+}

@@ -178,7 +178,7 @@ mod tests {
             Addr::V4("10.1.2.3".parse().expect("v4")),
             Addr::V6("fe80::1:2".parse().expect("v6")),
             Addr::Mac([1, 2, 3, 4, 5, 6]),
-            Addr::Name(crate::intern::intern("host-a")),
+            Addr::Name(crate::NameId::intern("host-a")),
         ];
         for src in addrs {
             for dst in addrs {

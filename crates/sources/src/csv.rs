@@ -743,7 +743,7 @@ mod round_trip {
             any::<u128>().prop_map(|a| Addr::V6(Ipv6Addr::from(a))),
             any::<[u8; 6]>().prop_map(Addr::Mac),
             "[a-z][a-z0-9-]{0,12}(\\.[a-z]{2,5})?"
-                .prop_map(|n| Addr::Name(netanom_records::intern::intern(&n))),
+                .prop_map(|n| Addr::Name(netanom_records::NameId::intern(&n))),
         ]
     }
 
