@@ -14,8 +14,13 @@ use std::sync::{Arc, Mutex};
 use timely::dataflow::operators::generic::operator::source;
 use timely::dataflow::{Scope, Stream};
 
-/// Records read per activation, so that other operators get to run.
-const BUDGET: usize = 32 * 1024;
+/// Records read per activation, so that other operators get to run, and
+/// while the packets of this step (and their copies for each consumer)
+/// are still in the cache: 32k records per step put about 8 MB between
+/// the source and the windows, and 4096 made the quick start about 9%
+/// faster (5M packets, 2 workers, six interleaved runs; 1024 was slower,
+/// from the per-step overhead).
+const BUDGET: usize = 4096;
 /// Records per message.
 const BATCH: usize = 1024;
 

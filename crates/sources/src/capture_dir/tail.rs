@@ -26,8 +26,10 @@ use timely::dataflow::operators::generic::operator::source;
 use timely::dataflow::operators::Capability;
 use timely::dataflow::{Scope, Stream};
 
-/// Records read per activation, so that other operators get to run.
-const BUDGET: usize = 32 * 1024;
+/// Records read per activation, so that other operators get to run while
+/// the packets are still in the cache (as `driver`'s budget, measured
+/// there).
+const BUDGET: usize = 4096;
 /// Records per message.
 const BATCH: usize = 1024;
 
