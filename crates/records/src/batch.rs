@@ -1,6 +1,6 @@
 //! How records are batched between operators.
 //!
-//! Timely's default builder ships 8 KiB per message: 93 packets. Every
+//! Timely's default builder ships 8 KiB per message: about 100 packets. Every
 //! message costs a channel push, an allocation and a free, and a pass of
 //! the receiving operator's per-batch work, so the exchanges of the
 //! quick start moved about 100,000 messages per million packets.
