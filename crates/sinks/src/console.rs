@@ -128,14 +128,41 @@ pub(crate) struct Summary {
     /// table; [`Summary::settle`] moves them there.
     #[serde(skip)]
     recent: Vec<Option<(Protocol, u64, u64)>>,
-    /// Packets and bytes of the current run of packets from one source
-    /// address, not yet in `by_src` ([`Summary::settle`] adds them).
+    /// Packets and bytes per source address, direct-mapped by a fold of
+    /// the address: a packet counts in its slot, and a source that takes
+    /// a slot moves the previous one's counts to `by_src` (as
+    /// [`Summary::settle`] does with all of them). A hash-table entry per
+    /// change of source cost about 150 instructions.
     #[serde(skip)]
-    run: Option<(Addr, u64, u64)>,
+    sources: Vec<Option<(Addr, u64, u64)>>,
 }
 
 /// Slots of [`Summary::recent`].
 const RECENT: usize = 64;
+
+/// Slots of [`Summary::sources`].
+const SOURCES: usize = 256;
+
+/// The slot of `a` in [`Summary::sources`].
+#[inline]
+fn source_slot(a: Addr) -> usize {
+    let bits = match a {
+        Addr::None => 0,
+        Addr::V4(ip) => u64::from(u32::from(ip)),
+        Addr::V6(ip) => {
+            let b = u128::from(ip);
+            (b as u64) ^ ((b >> 64) as u64)
+        }
+        Addr::Mac(m) => {
+            let mut b = [0u8; 8];
+            b[..6].copy_from_slice(&m);
+            u64::from_le_bytes(b)
+        }
+        Addr::Name(id) => u64::from(id.symbol()),
+    };
+    // The top bits of a multiplicative hash (SOURCES is 2^8).
+    (bits.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize % SOURCES
+}
 
 fn text(v: Value<'_>) -> String {
     match v {
@@ -193,15 +220,17 @@ impl Summary {
                     Value::Addr(a) => a,
                     _ => Addr::None,
                 };
-                // Packets come in bursts from one host: count a run
-                // apart and add it to the table when the host changes.
-                match &mut self.run {
+                if self.sources.is_empty() {
+                    self.sources = vec![None; SOURCES];
+                }
+                let slot = &mut self.sources[source_slot(src)];
+                match slot {
                     Some((a, n, b)) if *a == src => {
                         *n += 1;
                         *b += len;
                     }
-                    run => {
-                        if let Some((a, n, b)) = run.replace((src, 1, len)) {
+                    _ => {
+                        if let Some((a, n, b)) = slot.replace((src, 1, len)) {
                             let s = self.by_src.entry(a).or_default();
                             s.0 += n;
                             s.1 += b;
@@ -335,7 +364,7 @@ impl Summary {
     /// Moves the counts of `recent` into `by_protocol` and the current
     /// run into `by_src`.
     fn settle(&mut self) {
-        if let Some((a, n, b)) = self.run.take() {
+        for (a, n, b) in self.sources.iter_mut().filter_map(Option::take) {
             let s = self.by_src.entry(a).or_default();
             s.0 += n;
             s.1 += b;
@@ -510,7 +539,7 @@ mod tests {
     }
 
     #[test]
-    fn protocol_and_source_counts_survive_slots_runs_and_merges() {
+    fn protocol_and_source_counts_survive_slots_and_merges() {
         // More protocols than slots, so that some share one.
         let protocols: Vec<Protocol> = (0..150)
             .map(|i| Protocol::new(&format!("P{i}")))
@@ -526,10 +555,14 @@ mod tests {
                 length: (i % 1500) as u32,
                 ..Default::default()
             };
-            let p = netanom_records::Packet {
-                src: Addr::V4(std::net::Ipv4Addr::from((i / 7 % 13) as u32)),
-                ..p
+            // Runs of one source, and more sources than slots.
+            let src = match i % 4 {
+                0 => Addr::V4(std::net::Ipv4Addr::from((i / 7 % 13) as u32)),
+                1 => Addr::V4(std::net::Ipv4Addr::from((i * 7919 % 1000) as u32)),
+                2 => Addr::V6(std::net::Ipv6Addr::from(u128::from(i % 700) << 64)),
+                _ => Addr::Mac([0, 0, 0, 0, (i % 3) as u8, 1]),
             };
+            let p = netanom_records::Packet { src, ..p };
             parts[(i % 3 == 0) as usize].add(&p);
             let e = want_src.entry(p.src).or_default();
             e.0 += 1;
