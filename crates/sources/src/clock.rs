@@ -87,10 +87,10 @@ impl FileClock {
 /// records of a split file.
 ///
 /// A file that is not split is read by one worker (`file % peers`). A
-/// split file is read by the workers of every process in turns, one
-/// chunk of [`CHUNK`] records at a time (see `driver`), so each process
-/// reads it once; process `(file + record / CHUNK) % processes` decodes a
-/// record, the others only step over it.
+/// split file is read by the workers of every process in turns, at most
+/// [`CHUNK`] records a turn (see `driver`), so each process reads it
+/// once; process `(file + record / CHUNK) % processes` decodes a record,
+/// the others only step over it.
 #[derive(Clone, Copy, Debug)]
 pub struct Assignment {
     /// This worker's global index.

@@ -100,8 +100,8 @@ struct Current<R> {
     record: u64,
 }
 
-/// A split file, read by the workers of one process in turns (a chunk at
-/// a time, whoever gets the lock): the file is read once per process,
+/// A split file, read by the workers of one process in turns (one
+/// activation's budget of records at a time, whoever gets the lock): the file is read once per process,
 /// not once per worker, while decoding and everything downstream runs
 /// on all of them.
 pub(crate) struct SharedFile<R> {
@@ -302,7 +302,8 @@ pub(crate) fn file_source<'s, R: RecordReader + Send>(
                             }
                             let finished = match &mut *state {
                                 Shared::Open(cur) => {
-                                    // One chunk per turn, so that the other
+                                    // One activation's budget (at most a
+                                    // chunk) per turn, so that the other
                                     // workers get theirs.
                                     let n = budget.min(CHUNK as usize);
                                     let (used, finished) = read(
@@ -334,7 +335,7 @@ pub(crate) fn file_source<'s, R: RecordReader + Send>(
                                 drop(state);
                                 current = None;
                             } else {
-                                // A turn is one chunk.
+                                // A turn is one activation's budget.
                                 break;
                             }
                         }
