@@ -67,6 +67,11 @@ capture() {
   fi
   echo "$cap"
 }
+# Reads FILE once so that the run after it finds it in the page cache: a
+# tool run before it (tshark holds 10 GB on 20M packets) may have evicted
+# it, and the run would then measure the disk (the 1.34x "scaling" of an
+# earlier 20M run).
+warm() { cat "$1" > /dev/null; }
 # Runs `netanom run PIPELINE -w W` with CAPTURE, every file/graph sink sent
 # into $work/out; best of REPS. Prints "seconds rss_mb".
 run_pipeline() {
@@ -79,6 +84,7 @@ run_pipeline() {
   local best="" best_rss="" i
   for i in $(seq 1 "$REPS"); do
     rm -rf "$work/out"
+    warm "$cap"
     /usr/bin/time -v "$bin" run "$pipeline" -w "$w" "${sets[@]}" > /dev/null 2> "$work/log" || {
       echo "run-all.sh: $pipeline -w $w failed:" >&2; tail -5 "$work/log" >&2; echo "n/a n/a"; return
     }
@@ -146,6 +152,7 @@ for n in $SIZES; do
     q1=${pps[quickstart.1]:-n/a}
     q2=${pps[quickstart.2]:-n/a}
     if have tshark; then
+      warm "$cap"
       /usr/bin/time -v tshark -n -r "$cap" -q -z conv,ip > /dev/null 2> "$work/log" || true
       t=$(rate "$n" "$(wall_of "$work/log")")
       r1=$(ratio "$q1" "$t"); r2=$(ratio "$q2" "$t")
@@ -154,12 +161,14 @@ for n in $SIZES; do
       row "tshark" "not installed" "" ""
     fi
     if have tcpdump; then
+      warm "$cap"
       /usr/bin/time -v sh -c "tcpdump -nn -r '$cap' > /dev/null 2>&1" 2> "$work/log" || true
       t=$(rate "$n" "$(wall_of "$work/log")")
       row "tcpdump -nn -r F > /dev/null" "$n packets: $(wall_of "$work/log") s" "$(human "$t") packets/s" "quickstart/tcpdump: $(ratio "$q1" "$t")x (1 worker), $(ratio "$q2" "$t")x (2 workers)"
     else
       row "tcpdump" "not installed" "" ""
     fi
+    warm "$cap"
     cargo bench --quiet --bench decode -- "$cap" 2>/dev/null > "$work/floor" || true
     read_only=$(grep -oE 'read only.* ([0-9.]+) M frames/s' "$work/floor" | grep -oE '[0-9.]+ M' | tr -d ' M')
     decode=$(grep -oE 'read \+ dissect.* ([0-9.]+) M frames/s' "$work/floor" | grep -oE '[0-9.]+ M' | tr -d ' M')
