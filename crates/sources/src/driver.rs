@@ -3,7 +3,7 @@
 //! and counts and reports bad input.
 
 use crate::clock::{Assignment, FileClock, CHUNK};
-use crate::flow_control::{send, FlowControl};
+use crate::flow_control::{send, FlowControl, Output};
 use netanom_records::stats::{BadInput, ComponentStats};
 use netanom_records::{Packet, Time, Ts};
 use std::any::Any;
@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use timely::dataflow::operators::generic::operator::source;
+use timely::dataflow::operators::Capability;
 use timely::dataflow::{Scope, Stream};
 
 /// Records read per activation, so that other operators get to run, and
@@ -179,49 +180,15 @@ pub(crate) fn file_source<'s, R: RecordReader + Send>(
         name,
         move |cap, info| {
             let activator = scope.activator_for(info.address);
-            // Peek at each file's first timestamp: the capability must stay
-            // at or below it until the file is read.
-            let mut tasks = VecDeque::new();
-            for (file, path) in spec.files.iter().enumerate() {
-                if !assignment.reads(file, spec.split) {
-                    continue;
-                }
-                match peek::<R>(&options, path) {
-                    Ok(Some(first)) => tasks.push_back(Task {
-                        file,
-                        path: path.clone(),
-                        first: FileClock::start_floor(first, spec.tick),
-                    }),
-                    Ok(None) => {
-                        // No records at all; a truncated header is reported
-                        // when the file is read.
-                        tasks.push_back(Task {
-                            file,
-                            path: path.clone(),
-                            first: Time::MAX,
-                        })
-                    }
-                    Err(bad) => {
-                        // Every worker that reads the file peeked at it:
-                        // one of them, in the whole cluster, reports.
-                        if file % assignment.peers == assignment.index {
-                            file_failed(&stats, bad);
-                        }
-                    }
-                }
-            }
-            let mut cap = Some(cap);
-            let mut current: Option<Reading<R>> = None;
-            let mut packet = Packet::default();
-            let mut buf: Vec<Packet> = Vec::with_capacity(BATCH);
-            let mut buf_time: Time = 0;
             let mut flow = FlowControl::new(spec.consumed.clone(), spec.tick);
+            let mut work = Work::<R>::new(spec, options, source_id, assignment, stats);
+            let mut cap = Some(cap);
             let mut busy = 0u32;
             activator.activate();
 
             move |output| {
                 if netanom_records::shutdown::requested() {
-                    // SIGINT/SIGTERM: stop reading (the buffer is flushed at
+                    // SIGINT/SIGTERM: stop reading (the batch is sent at
                     // the end of every activation); what was read drains
                     // through the dataflow and the sinks finish their files.
                     cap = None;
@@ -231,150 +198,209 @@ pub(crate) fn file_source<'s, R: RecordReader + Send>(
                 if flow.must_wait(*held.time(), &activator) {
                     return;
                 }
-                let mut flush = |buf: &mut Vec<Packet>, time: Time| {
-                    send(&stats, held, output, buf, time);
-                };
-                let mut budget = BUDGET;
-                let mut wait = false;
-                while budget > 0 {
-                    if current.is_none() {
-                        let Some(task) = tasks.pop_front() else { break };
-                        if spec.split {
-                            let shared = spec.shared.get::<R>(&source_id, &task.path, task.first);
-                            current = Some(Reading::Shared(task.file, task.path, shared));
-                        } else {
-                            match R::open(&options, &task.path) {
-                                Ok(reader) => {
-                                    current = Some(Reading::Own(Current::new(task, reader, &spec)))
-                                }
-                                Err(bad) => {
-                                    file_failed(&stats, bad);
-                                    continue;
-                                }
-                            }
-                        }
-                    }
-                    match current.as_mut() {
-                        None => break,
-                        Some(Reading::Own(cur)) => {
-                            let (used, finished) = read(
-                                cur,
-                                budget,
-                                &assignment,
-                                false,
-                                &stats,
-                                &mut packet,
-                                &mut buf,
-                                &mut buf_time,
-                                &mut flush,
-                            );
-                            budget = budget.saturating_sub(used);
-                            if finished {
-                                current = None;
-                            }
-                        }
-                        Some(Reading::Shared(file, path, shared)) => {
-                            let mut state = match shared.state.try_lock() {
-                                Ok(state) => state,
-                                Err(std::sync::TryLockError::WouldBlock) => {
-                                    // Another worker reads it now.
-                                    wait = true;
-                                    break;
-                                }
-                                Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
-                            };
-                            busy = 0;
-                            if matches!(*state, Shared::Unopened) {
-                                let task = Task {
-                                    file: *file,
-                                    path: path.clone(),
-                                    first: shared.floor.load(Ordering::Acquire),
-                                };
-                                *state = match R::open(&options, path) {
-                                    Ok(reader) => Shared::Open(Current::new(task, reader, &spec)),
-                                    Err(bad) => {
-                                        if assignment.reports(*file, true) {
-                                            file_failed(&stats, bad);
-                                        }
-                                        Shared::Done
-                                    }
-                                };
-                            }
-                            let finished = match &mut *state {
-                                Shared::Open(cur) => {
-                                    // One activation's budget (at most a
-                                    // chunk) per turn, so that the other
-                                    // workers get theirs.
-                                    let n = budget.min(CHUNK as usize);
-                                    let (used, finished) = read(
-                                        cur,
-                                        n,
-                                        &assignment,
-                                        true,
-                                        &stats,
-                                        &mut packet,
-                                        &mut buf,
-                                        &mut buf_time,
-                                        &mut flush,
-                                    );
-                                    budget = budget.saturating_sub(used);
-                                    // The turn's last batch goes with it.
-                                    flush(&mut buf, buf_time);
-                                    if !finished {
-                                        let floor = cur.clock.floor().unwrap_or(cur.first);
-                                        shared.floor.store(floor, Ordering::Release);
-                                    }
-                                    finished
-                                }
-                                Shared::Unopened | Shared::Done => true,
-                            };
-                            if finished {
-                                // Done: no record of it bounds any worker.
-                                *state = Shared::Done;
-                                shared.floor.store(Time::MAX, Ordering::Release);
-                                drop(state);
-                                current = None;
-                            } else {
-                                // A turn is one activation's budget.
-                                break;
-                            }
-                        }
-                    }
-                }
-                flush(&mut buf, buf_time);
+                let waits = work.activation(held, output);
                 // Hold the capability at the least time still to come.
-                let mut bound = tasks.iter().map(|t| t.first).min();
-                let least = match &current {
-                    Some(Reading::Own(cur)) => Some(cur.clock.floor().unwrap_or(cur.first)),
-                    Some(Reading::Shared(_, _, shared)) => {
-                        Some(shared.floor.load(Ordering::Acquire))
-                    }
-                    None => None,
+                let Some(bound) = work.bound() else {
+                    cap = None;
+                    return;
                 };
-                if let Some(least) = least {
-                    bound = Some(bound.map_or(least, |b| b.min(least)));
+                if bound > *held.time() && bound != Time::MAX {
+                    held.downgrade(&bound);
                 }
-                match bound {
-                    None => cap = None,
-                    Some(bound) => {
-                        if bound > *held.time() && bound != Time::MAX {
-                            held.downgrade(&bound);
-                        }
-                        if wait {
-                            busy += 1;
-                            if busy < BUSY_SPINS {
-                                activator.activate();
-                            } else {
-                                activator.activate_after(BUSY_WAIT);
-                            }
-                        } else {
-                            activator.activate();
-                        }
-                    }
+                if !waits {
+                    busy = 0;
+                    activator.activate();
+                } else if busy < BUSY_SPINS {
+                    busy += 1;
+                    activator.activate();
+                } else {
+                    activator.activate_after(BUSY_WAIT);
                 }
             }
         },
     )
+}
+
+/// One worker's reading across activations: the files still to read, the
+/// one being read, and the batch being filled.
+struct Work<R: RecordReader> {
+    spec: Spec,
+    options: R::Options,
+    source_id: String,
+    tasks: VecDeque<Task>,
+    current: Option<Reading<R>>,
+    batch: Batcher,
+}
+
+impl<R: RecordReader + Send> Work<R> {
+    /// The worker's files (split ones included: every worker takes turns
+    /// on them), each peeked at for its first timestamp: the capability
+    /// must stay at or below it until the file is read.
+    fn new(
+        spec: Spec,
+        options: R::Options,
+        source_id: String,
+        assignment: Assignment,
+        stats: Arc<ComponentStats>,
+    ) -> Work<R> {
+        let mut tasks = VecDeque::new();
+        for (file, path) in spec.files.iter().enumerate() {
+            if !assignment.reads(file, spec.split) {
+                continue;
+            }
+            match peek::<R>(&options, path) {
+                Ok(first) => tasks.push_back(Task {
+                    file,
+                    path: path.clone(),
+                    // No records at all: a truncated header is reported
+                    // when the file is read.
+                    first: first.map_or(Time::MAX, |ts| FileClock::start_floor(ts, spec.tick)),
+                }),
+                Err(bad) => {
+                    // Every worker that reads the file peeked at it: one
+                    // of them, in the whole cluster, reports.
+                    if file % assignment.peers == assignment.index {
+                        file_failed(&stats, bad);
+                    }
+                }
+            }
+        }
+        Work {
+            spec,
+            options,
+            source_id,
+            tasks,
+            current: None,
+            batch: Batcher {
+                assignment,
+                stats,
+                packet: Packet::default(),
+                buf: Vec::with_capacity(BATCH),
+                time: 0,
+            },
+        }
+    }
+
+    /// Reads up to one activation's budget of records and sends them.
+    /// Returns whether it stopped because another worker holds the shared
+    /// file it reads.
+    fn activation(&mut self, held: &Capability<Time>, output: &mut Output<'_>) -> bool {
+        let mut budget = BUDGET;
+        let mut waits = false;
+        while budget > 0 {
+            if self.current.is_none() && !self.open_next() {
+                break;
+            }
+            match self.current.as_mut() {
+                None => break,
+                Some(Reading::Own(cur)) => {
+                    let (used, finished) = self.batch.read(cur, budget, false, held, output);
+                    budget = budget.saturating_sub(used);
+                    if finished {
+                        self.current = None;
+                    }
+                }
+                Some(Reading::Shared(file, path, shared)) => {
+                    let Some(mut state) = lock(shared) else {
+                        // Another worker reads it now.
+                        waits = true;
+                        break;
+                    };
+                    if matches!(*state, Shared::Unopened) {
+                        let task = Task {
+                            file: *file,
+                            path: path.clone(),
+                            first: shared.floor.load(Ordering::Acquire),
+                        };
+                        *state = match R::open(&self.options, path) {
+                            Ok(reader) => Shared::Open(Current::new(task, reader, &self.spec)),
+                            Err(bad) => {
+                                if self.batch.assignment.reports(*file, true) {
+                                    file_failed(&self.batch.stats, bad);
+                                }
+                                Shared::Done
+                            }
+                        };
+                    }
+                    let finished = match &mut *state {
+                        Shared::Open(cur) => {
+                            // One activation's budget (at most a chunk)
+                            // per turn, so that the other workers get
+                            // theirs.
+                            let n = budget.min(CHUNK as usize);
+                            let (used, finished) = self.batch.read(cur, n, true, held, output);
+                            budget = budget.saturating_sub(used);
+                            // The turn's last batch goes with it.
+                            self.batch.send(held, output);
+                            if !finished {
+                                let floor = cur.clock.floor().unwrap_or(cur.first);
+                                shared.floor.store(floor, Ordering::Release);
+                            }
+                            finished
+                        }
+                        Shared::Unopened | Shared::Done => true,
+                    };
+                    if !finished {
+                        // A turn is one activation's budget.
+                        break;
+                    }
+                    // Done: no record of it bounds any worker.
+                    *state = Shared::Done;
+                    shared.floor.store(Time::MAX, Ordering::Release);
+                    drop(state);
+                    self.current = None;
+                }
+            }
+        }
+        self.batch.send(held, output);
+        waits
+    }
+
+    /// Starts on the next file; `false` if there is none.
+    fn open_next(&mut self) -> bool {
+        while let Some(task) = self.tasks.pop_front() {
+            if self.spec.split {
+                let shared = self
+                    .spec
+                    .shared
+                    .get::<R>(&self.source_id, &task.path, task.first);
+                self.current = Some(Reading::Shared(task.file, task.path, shared));
+                return true;
+            }
+            match R::open(&self.options, &task.path) {
+                Ok(reader) => {
+                    self.current = Some(Reading::Own(Current::new(task, reader, &self.spec)));
+                    return true;
+                }
+                Err(bad) => file_failed(&self.batch.stats, bad),
+            }
+        }
+        false
+    }
+
+    /// The least Timely time a record still to come may be sent at, or
+    /// `None` once every file is read.
+    fn bound(&self) -> Option<Time> {
+        let queued = self.tasks.iter().map(|t| t.first).min();
+        let current = match &self.current {
+            Some(Reading::Own(cur)) => Some(cur.clock.floor().unwrap_or(cur.first)),
+            Some(Reading::Shared(_, _, shared)) => Some(shared.floor.load(Ordering::Acquire)),
+            None => None,
+        };
+        match (queued, current) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// The shared file's state, unless another worker holds it.
+fn lock<R>(shared: &SharedFile<R>) -> Option<std::sync::MutexGuard<'_, Shared<R>>> {
+    match shared.state.try_lock() {
+        Ok(state) => Some(state),
+        Err(std::sync::TryLockError::WouldBlock) => None,
+        Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+    }
 }
 
 impl<R> Current<R> {
@@ -389,60 +415,75 @@ impl<R> Current<R> {
     }
 }
 
-/// Reads up to `budget` records of `cur`, decoding those of this worker's
-/// process and handing them to `flush` in batches of one time. Returns
-/// the records read and whether the file is finished.
-#[allow(clippy::too_many_arguments)]
-fn read<R: RecordReader>(
-    cur: &mut Current<R>,
-    budget: usize,
-    assignment: &Assignment,
-    split: bool,
-    stats: &ComponentStats,
-    packet: &mut Packet,
-    buf: &mut Vec<Packet>,
-    buf_time: &mut Time,
-    flush: &mut impl FnMut(&mut Vec<Packet>, Time),
-) -> (usize, bool) {
-    let mut used = 0;
-    while used < budget {
-        used += 1;
-        let mine = assignment.mine(cur.file, split, cur.record);
-        match cur.reader.next(mine, packet) {
-            Step::Record(ts) => {
-                let time = cur.clock.observe(ts);
-                cur.record += 1;
-                if mine {
-                    if time != *buf_time || buf.len() >= BATCH {
-                        flush(buf, *buf_time);
-                        *buf_time = time;
-                    }
-                    buf.push(std::mem::take(packet));
-                }
-            }
-            Step::Bad(bad) => {
-                if mine {
-                    stats.bad_input(bad);
-                }
-            }
-            Step::End(bad) => {
-                if assignment.reports(cur.file, split) {
-                    ComponentStats::add(&stats.files_done, 1);
-                    if let Some(bad) = bad {
-                        stats.bad_input(bad);
+/// Decodes a worker's records into batches of one Timely time each.
+struct Batcher {
+    assignment: Assignment,
+    stats: Arc<ComponentStats>,
+    /// The record being read.
+    packet: Packet,
+    /// Records of `time`, not yet sent.
+    buf: Vec<Packet>,
+    time: Time,
+}
+
+impl Batcher {
+    /// Reads up to `budget` records of `cur`, decoding those of this
+    /// worker's process, and sends them in batches of one time (the last
+    /// batch stays for [`Batcher::send`]). Returns the records read and
+    /// whether the file is finished.
+    fn read<R: RecordReader>(
+        &mut self,
+        cur: &mut Current<R>,
+        budget: usize,
+        split: bool,
+        held: &Capability<Time>,
+        output: &mut Output<'_>,
+    ) -> (usize, bool) {
+        let mut used = 0;
+        while used < budget {
+            used += 1;
+            let mine = self.assignment.mine(cur.file, split, cur.record);
+            match cur.reader.next(mine, &mut self.packet) {
+                Step::Record(ts) => {
+                    let time = cur.clock.observe(ts);
+                    cur.record += 1;
+                    if mine {
+                        if time != self.time || self.buf.len() >= BATCH {
+                            self.send(held, output);
+                            self.time = time;
+                        }
+                        self.buf.push(std::mem::take(&mut self.packet));
                     }
                 }
-                return (used, true);
-            }
-            Step::Fatal(bad) => {
-                if assignment.reports(cur.file, split) {
-                    file_failed(stats, bad);
+                Step::Bad(bad) => {
+                    if mine {
+                        self.stats.bad_input(bad);
+                    }
                 }
-                return (used, true);
+                Step::End(bad) => {
+                    if self.assignment.reports(cur.file, split) {
+                        ComponentStats::add(&self.stats.files_done, 1);
+                        if let Some(bad) = bad {
+                            self.stats.bad_input(bad);
+                        }
+                    }
+                    return (used, true);
+                }
+                Step::Fatal(bad) => {
+                    if self.assignment.reports(cur.file, split) {
+                        file_failed(&self.stats, bad);
+                    }
+                    return (used, true);
+                }
             }
         }
+        (used, false)
     }
-    (used, false)
+
+    /// Sends the batch (if any).
+    fn send(&mut self, held: &Capability<Time>, output: &mut Output<'_>) {
+        send(&self.stats, held, output, &mut self.buf, self.time);
+    }
 }
 
 /// Counts and reports a file that could not be read.
