@@ -657,6 +657,31 @@ pub fn read_bytes(bytes: &[u8]) -> Vec<Result<Packet, BadInput>> {
     }
 }
 
+/// Parses CSV text as the source parses a file (default columns, Info
+/// kept) and only counts: returns the rows read as packets and the rows
+/// reported as bad (a report that ends reading included). No packet is
+/// kept, so this measures the parser alone (the `csv_parse` benchmark).
+/// Errors: the header cannot be read, or reading failed.
+pub fn count_rows(input: impl Read + Send + 'static) -> Result<(u64, u64), BadInput> {
+    let columns = Columns {
+        overrides: BTreeMap::new(),
+        keep_info: true,
+        redact: false,
+    };
+    let mut reader = CsvReader::from_reader(&columns, "input.csv".into(), Box::new(input))?;
+    let (mut rows, mut bad) = (0, 0);
+    let mut packet = Packet::default();
+    loop {
+        match reader.next_row(true, &mut packet) {
+            Step::Record(_) => rows += 1,
+            Step::Bad(_) => bad += 1,
+            Step::End(None) => return Ok((rows, bad)),
+            Step::End(Some(_)) => return Ok((rows, bad + 1)),
+            Step::Fatal(report) => return Err(report),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -724,6 +749,22 @@ mod tests {
         let odd: Vec<String> = ["a", "b"].map(String::from).to_vec();
         let err = Layout::from_header(&odd, &cols).err().unwrap_or_default();
         assert!(err.contains("ts, src, dst, protocol, length"), "{err}");
+    }
+
+    #[test]
+    fn counts_rows_as_read_bytes_reads_them() {
+        let text = "\"No.\",\"Time\",\"Source\",\"Destination\",\"Protocol\",\"Length\",\"Info\"\n\
+                    \"1\",\"0.5\",\"10.0.0.1\",\"10.0.0.2\",\"TCP\",\"60\",\"x\"\n\
+                    \n\
+                    \"2\",\"soon\",\"10.0.0.1\",\"10.0.0.2\",\"TCP\",\"60\",\"x\"\n\
+                    \"3\",\"0.7\",\"10.0.0.2\",\"10.0.0.1\",\"UDP\",\"80\",\"\"\n";
+        let read = read_bytes(text.as_bytes());
+        let good = read.iter().filter(|r| r.is_ok()).count() as u64;
+        assert_eq!((good, read.len() as u64 - good), (2, 1));
+        let counted = count_rows(std::io::Cursor::new(text.as_bytes().to_vec()));
+        assert_eq!(counted.ok(), Some((2, 1)));
+        let empty = count_rows(std::io::Cursor::new(Vec::new()));
+        assert!(empty.is_err_and(|bad| bad.kind == "bad_header"));
     }
 }
 
