@@ -43,7 +43,7 @@ have() { command -v "$1" > /dev/null 2>&1; }
 
 echo "building (release)..." >&2
 cargo build --release --quiet
-benches="decode anonymize degree kmeans window"
+benches="floor anonymize degree kmeans window"
 if [ "$OPERATORS" = 1 ]; then
   cargo bench --no-run --quiet $(for b in $benches; do printf -- '--bench %s ' "$b"; done) 2>/dev/null
 fi
@@ -169,7 +169,7 @@ for n in $SIZES; do
       row "tcpdump" "not installed" "" ""
     fi
     warm "$cap"
-    cargo bench --quiet --bench decode -- "$cap" 2>/dev/null > "$work/floor" || true
+    cargo bench --quiet --bench floor -- "$cap" 2>/dev/null > "$work/floor" || true
     read_only=$(grep -oE 'read only.* ([0-9.]+) M frames/s' "$work/floor" | grep -oE '[0-9.]+ M' | tr -d ' M')
     decode=$(grep -oE 'read \+ dissect.* ([0-9.]+) M frames/s' "$work/floor" | grep -oE '[0-9.]+ M' | tr -d ' M')
     fr=$(awk -v m="$read_only" 'BEGIN{ if (m == "") print "n/a"; else printf "%.0f", m * 1e6 }')

@@ -1,17 +1,37 @@
-//! pcap source inner loop, one thread: read + decode + classify.
+//! The floor loop: the pcap source's inner loop on one thread, on a
+//! capture file (benches/run-all.sh runs it on its big captures).
 //!
-//! `cargo bench --bench decode [-- FILE]`. Without FILE it generates (once)
+//! `cargo bench --bench floor [-- FILE]`. Without FILE it generates (once)
 //! a 1M-packet capture with ../shared/tools/gen_pcap.py into
 //! target/bench-data/. Prints frames/s for reading alone (the floor) and
-//! for reading plus dissection, best of 5 passes.
+//! for reading plus dissection, best of 5 passes. Per-operator figures:
+//! `cargo bench --bench operators`.
 
-#[path = "common.rs"]
-mod common;
-use common::capture;
 use netanom_capture::{CaptureReader, Next};
 use netanom_records::Packet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+/// The capture named on the command line, or a 1M-packet capture generated
+/// once with ../shared/tools/gen_pcap.py into target/bench-data/.
+fn capture() -> PathBuf {
+    if let Some(arg) = std::env::args().skip(1).find(|a| !a.starts_with('-')) {
+        return PathBuf::from(arg);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = root.join("target/bench-data/g1m.pcap");
+    if !path.exists() {
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        let status = std::process::Command::new("python3")
+            .arg(root.join("../shared/tools/gen_pcap.py"))
+            .args(["-n", "1000000", "-s", "1", "--no-labels", "-q", "-o"])
+            .arg(&path)
+            .status()
+            .expect("python3 runs");
+        assert!(status.success(), "gen_pcap.py failed");
+    }
+    path
+}
 
 fn pass(path: &Path, decode: bool) -> (u64, f64) {
     let start = Instant::now();
