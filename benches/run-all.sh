@@ -1,28 +1,32 @@
 #!/usr/bin/env bash
 # Every benchmark in one run, printed as one Markdown table:
-#  1. per operator: the harness=false benches (decode, anonymize, degree,
-#     kmeans, window; on the 1M-packet capture of benches/common.rs), CSV
-#     parse (csv source -> one 1 h window), prometheus update (pcap source ->
-#     prometheus sink counting packets), and `netanom generate` itself;
+#  1. per operator: `cargo bench --bench operators` (criterion,
+#     benches/operators.rs: decode, CSV parse, anonymize, window, degree,
+#     kmeans, prometheus update on 200k generated packets in memory; one row
+#     per benchmark with criterion's middle throughput estimate), then end
+#     to end on ng-1000000: CSV parse (csv source -> one 1 h window),
+#     prometheus (pcap source -> prometheus sink counting packets), and
+#     `netanom generate` itself;
 #  2. end to end on generated captures (`netanom generate`, cached in
 #     target/bench-data/ng-N.pcap): the quickstart, notebook and
 #     scan-detect-generated pipelines with 1 and 2 workers, packets/s and
 #     peak RSS (/usr/bin/time -v);
 #  3. side by side on the same capture: `tshark -r F -q -z conv,ip`,
 #     `tcpdump -nn -r F > /dev/null` (when installed), and the floor loop
-#     (benches/decode.rs on F: read only, and read + decode), with
+#     (benches/floor.rs on F: read only, and read + decode), with
 #     netanom's ratio to each, and the issue's targets met or not.
 #
 #   benches/run-all.sh                    # SIZES="5000000 20000000"
 #   SIZES=1000000 OPERATORS=0 benches/run-all.sh   # a quick run
-# Env: SIZES (packets per capture), WORKERS ("1 2"), PIPELINES
+#   SIZES= COMPARE=0 benches/run-all.sh            # part 1 only
+# Env: SIZES (packets per capture; empty: no part 2 or 3), WORKERS ("1 2"), PIPELINES
 #      ("quickstart notebook scan-detect-generated"), REPS (best of, 1),
 #      OPERATORS (1: run part 1), COMPARE (1: run part 3), OUT (table file,
 #      default target/bench-results.md).
 # Captures take about 640 bytes per packet on disk (20M: 12.8 GB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SIZES=${SIZES:-"5000000 20000000"}
+SIZES=${SIZES-"5000000 20000000"}
 WORKERS=${WORKERS:-"1 2"}
 PIPELINES=${PIPELINES:-"quickstart notebook scan-detect-generated"}
 REPS=${REPS:-1}
@@ -43,10 +47,8 @@ have() { command -v "$1" > /dev/null 2>&1; }
 
 echo "building (release)..." >&2
 cargo build --release --quiet
-benches="floor anonymize degree kmeans window"
-if [ "$OPERATORS" = 1 ]; then
-  cargo bench --no-run --quiet $(for b in $benches; do printf -- '--bench %s ' "$b"; done) 2>/dev/null
-fi
+if [ "$OPERATORS" = 1 ]; then cargo bench --no-run --quiet --bench operators 2>/dev/null; fi
+if [ "$COMPARE" = 1 ]; then cargo bench --no-run --quiet --bench floor 2>/dev/null; fi
 
 # Seconds of a netanom run, from its summary ("done in S s").
 secs_of() { sed -nE 's/^done in ([0-9.]+) s.*/\1/p' "$1" | tail -1; }
@@ -55,6 +57,30 @@ rss_of() { awk '/Maximum resident set size/ {printf "%.0f", $NF / 1024}' "$1"; }
 # Wall seconds from /usr/bin/time -v ("h:mm:ss" or "m:ss.ss").
 wall_of() {
   awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; printf "%.3f", s}' "$1"
+}
+# criterion's results as "id<TAB>middle throughput" lines. It prints
+# "ID  time: [lo mid hi]", the id alone on the line before when it is long,
+# then "thrpt: [lo mid hi]" (each figure a number and a unit); a "change:"
+# block against the previous run repeats time and thrpt in percent.
+criterion_rows() {
+  awk '
+    { line = $0; gsub(/^ +| +$/, "", line) }
+    line ~ /(^| )time: +\[/ {
+      pre = line; sub(/ *time:.*/, "", pre)
+      id = (pre != "") ? pre : (prev == "change:" ? "" : prev)
+    }
+    line ~ /^thrpt: +\[/ && line ~ /elem\/s/ && id != "" {
+      v = line; sub(/^thrpt: +\[/, "", v); split(v, f, " ")
+      print id "\t" f[3] " " f[4]; id = ""
+    }
+    line != "" { prev = line }
+  ' "$1"
+}
+# What a group of benches/operators.rs counts as an element.
+elements_of() {
+  case "$1" in
+    csv_parse) echo rows ;; anonymize) echo addresses ;; kmeans) echo records ;; *) echo packets ;;
+  esac
 }
 rate() { awk -v n="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.0f", n / s; else print "n/a" }'; }
 human() { awk -v r="$1" 'BEGIN { if (r == "n/a") print r; else if (r >= 1e6) printf "%.2f M", r / 1e6; else printf "%.0f k", r / 1e3 }'; }
@@ -97,14 +123,14 @@ run_pipeline() {
 
 if [ "$OPERATORS" = 1 ]; then
   echo "== per operator ==" >&2
-  for b in $benches; do
-    cargo bench --quiet --bench "$b" 2>/dev/null > "$work/bench-$b" || { row "$b" "failed" "" ""; continue; }
-    grep -E '[0-9.]+ M [a-z]+/s' "$work/bench-$b" | while IFS= read -r line; do
-      what=$(sed -E 's/:.*//; s/ +[0-9]+ [a-z]+ in .*//; s/  +/ /g' <<< "$line")
-      figure=$(grep -oE '[0-9.]+ M [a-z]+/s' <<< "$line" | tail -1)
-      row "operator: $b" "$what" "$figure" "1M-packet capture of benches/common.rs"
+  if cargo bench --quiet --bench operators 2>/dev/null > "$work/operators"; then
+    criterion_rows "$work/operators" | while IFS=$'\t' read -r id figure; do
+      group=${id%%/*}
+      row "operator: $group" "$id" "$figure" "criterion, mean of 10 samples; elem = $(elements_of "$group"); 200k generated packets in memory"
     done
-  done
+  else
+    row "operator" "cargo bench --bench operators failed" "" ""
+  fi
   cap=$(capture 1000000)
   csv="$data/ng-1000000.csv"
   [ -f "$csv" ] || "$bin" generate -n 1000000 --seed 1 -q -o "$work/tmp.pcap" --csv "$csv" --csv-time epoch
