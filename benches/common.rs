@@ -244,8 +244,12 @@ pub fn feed<O: Measured>(shares: &Shares, op: &O) -> Run {
             let (flows, flow_stream) = scope.new_input::<WindowRecord>();
             let probe = op
                 .attach(packet_stream, flow_stream, stats.component("op"))
-                .inspect(move |_: &O::Out| {
-                    r.fetch_add(1, Ordering::Relaxed);
+                .inspect_core(move |event| {
+                    // Per batch: one shared counter per record would
+                    // make the workers contend for it.
+                    if let Ok((_, batch)) = event {
+                        r.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    }
                 })
                 .probe()
                 .0;

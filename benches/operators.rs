@@ -30,9 +30,9 @@
 //!   workers, with its endpoint started on 127.0.0.1 (any free port):
 //!   `packets` feeds the packets into its packet input; `packets+flows`
 //!   also feeds the records of a 10 ms window per (src, dst, protocol) of
-//!   those packets (computed beforehand) into its window input; `harness
-//!   only` feeds the packets to no sink, the cost of the feeding itself.
-//!   Packets/s.
+//!   those packets (computed beforehand: 126k records) into its window
+//!   input; `harness only` feeds the packets to no sink, the cost of the
+//!   feeding itself. Packets/s.
 //!
 //! `window`, `degree` and `prometheus` run Timely dataflows: each worker
 //! feeds its share of the packets (every `workers`-th) at the Timely time
@@ -40,7 +40,7 @@
 //! most four ticks ahead of the output; a measurement runs from the
 //! dataflow's start to its end (see `benches/common.rs`).
 //!
-//! `cargo bench --bench operators` runs everything (about 3 minutes on 2
+//! `cargo bench --bench operators` runs everything (about 2 minutes on 2
 //! cores); `cargo bench --bench operators -- window` one group (the
 //! argument is a regular expression on the ids, `group/name[/workers]`);
 //! `-- --test` runs each benchmark once.
