@@ -163,7 +163,7 @@ YAML
   done
 fi
 
-echo "== end to end ==" >&2
+[ -n "$SIZES" ] && echo "== end to end ==" >&2
 for n in $SIZES; do
   cap=$(capture "$n")
   declare -A pps=()
