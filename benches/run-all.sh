@@ -163,7 +163,7 @@ YAML
   done
 fi
 
-[ -n "$SIZES" ] && echo "== end to end ==" >&2
+if [ -n "$SIZES" ]; then echo "== end to end ==" >&2; fi
 for n in $SIZES; do
   cap=$(capture "$n")
   declare -A pps=()
