@@ -45,67 +45,68 @@ impl Chunk {
     /// Sorts `records` by key and encodes them with `encode`. They come
     /// as the batches they arrived in: gathering them into one `Vec`
     /// copied every record again at each doubling.
+    ///
+    /// One pass keys and encodes each record while checking that the keys
+    /// ascend: operators that emit in key order (window) leave nothing to
+    /// sort. Otherwise the encoded records are put in key order after.
     fn build<R: Record>(batches: &[Vec<R>], encode: &impl Fn(&R, &mut Vec<u8>)) -> Chunk {
-        let records: Vec<&R> = batches.iter().flatten().collect();
-        if records.is_empty() {
+        let n: usize = batches.iter().map(Vec::len).sum();
+        if n == 0 {
             return Chunk::default();
         }
-        let mut keys = Vec::with_capacity(records.len() * 40);
-        let mut key_ends = Vec::with_capacity(records.len());
-        for r in &records {
-            r.sort_key(&mut keys);
-            key_ends.push(keys.len());
-        }
-        let key_of = |i: usize| {
-            let start = if i == 0 { 0 } else { key_ends[i - 1] };
-            &keys[start..key_ends[i]]
-        };
-        // Operators that emit in key order (window) leave nothing to sort:
-        // encode in place, keys as they are.
-        if (1..records.len()).all(|i| key_of(i - 1) <= key_of(i)) {
-            // Room for the lines and the last one's scratch space: growing
-            // would copy all of it.
-            let mut text = Vec::with_capacity(records.len() * 128 + 1024);
-            let mut ends = Vec::with_capacity(records.len());
-            for (r, &key_end) in records.iter().zip(&key_ends) {
-                encode(r, &mut text);
-                // Chunks stay far below 4 GiB: one time's records of one worker.
-                ends.push((key_end as u32, text.len() as u32));
-            }
-            return Chunk { keys, text, ends };
-        }
-        // Keys of one time share a long prefix (the window bounds): sort on
-        // the 16 bytes after it as an integer, then on the whole key.
-        let shared = (1..records.len()).fold(key_of(0).len(), |n, i| {
-            let (a, b) = (key_of(0), key_of(i));
-            n.min(a.iter().zip(b).take_while(|(x, y)| x == y).count())
-        });
-        let head = |i: usize| {
-            let mut buf = [0u8; 16];
-            let tail = key_of(i).get(shared..).unwrap_or(&[]);
-            let n = tail.len().min(16);
-            buf[..n].copy_from_slice(&tail[..n]);
-            u128::from_be_bytes(buf)
-        };
-        let mut order: Vec<(u128, usize)> = (0..records.len()).map(|i| (head(i), i)).collect();
-        order.sort_unstable_by(|&(ha, a), &(hb, b)| {
-            ha.cmp(&hb).then_with(|| key_of(a).cmp(key_of(b)))
-        });
-        let order = order.into_iter().map(|(_, i)| i);
+        // Room for every line and the last one's scratch space: growing
+        // would copy all of it.
         let mut chunk = Chunk {
-            keys: Vec::with_capacity(keys.len()),
-            text: Vec::with_capacity(records.len() * 128),
-            ends: Vec::with_capacity(records.len()),
+            keys: Vec::with_capacity(n * 40),
+            text: Vec::with_capacity(n * 128 + 1024),
+            ends: Vec::with_capacity(n),
         };
-        for i in order {
-            chunk.keys.extend_from_slice(key_of(i));
-            encode(records[i], &mut chunk.text);
+        let mut sorted = true;
+        let mut last_key = 0..0;
+        for r in batches.iter().flatten() {
+            let start = chunk.keys.len();
+            r.sort_key(&mut chunk.keys);
+            let key = start..chunk.keys.len();
+            sorted = sorted && chunk.keys[last_key.clone()] <= chunk.keys[key.clone()];
+            last_key = key;
+            encode(r, &mut chunk.text);
             // Chunks stay far below 4 GiB: one time's records of one worker.
             chunk
                 .ends
                 .push((chunk.keys.len() as u32, chunk.text.len() as u32));
         }
-        chunk
+        if sorted {
+            return chunk;
+        }
+        // Keys of one time share a long prefix (the window bounds): sort on
+        // the 16 bytes after it as an integer, then on the whole key.
+        let shared = (1..n).fold(chunk.key(0).len(), |len, i| {
+            let (a, b) = (chunk.key(0), chunk.key(i));
+            len.min(a.iter().zip(b).take_while(|(x, y)| x == y).count())
+        });
+        let head = |i: usize| {
+            let mut buf = [0u8; 16];
+            let tail = chunk.key(i).get(shared..).unwrap_or(&[]);
+            let len = tail.len().min(16);
+            buf[..len].copy_from_slice(&tail[..len]);
+            u128::from_be_bytes(buf)
+        };
+        let mut order: Vec<(u128, usize)> = (0..n).map(|i| (head(i), i)).collect();
+        order.sort_unstable_by(|&(ha, a), &(hb, b)| {
+            ha.cmp(&hb).then_with(|| chunk.key(a).cmp(chunk.key(b)))
+        });
+        let mut out = Chunk {
+            keys: Vec::with_capacity(chunk.keys.len()),
+            text: Vec::with_capacity(chunk.text.len()),
+            ends: Vec::with_capacity(n),
+        };
+        for (_, i) in order {
+            out.keys.extend_from_slice(chunk.key(i));
+            out.text.extend_from_slice(chunk.text(i));
+            out.ends
+                .push((out.keys.len() as u32, out.text.len() as u32));
+        }
+        out
     }
 }
 
@@ -255,5 +256,43 @@ mod tests {
         let mut out = Vec::new();
         merge(&[a, b], &mut |bytes| out.extend_from_slice(bytes));
         assert_eq!(String::from_utf8_lossy(&out), "1,1;2,1;3,0;3,1;5,1;9,1;");
+    }
+
+    #[test]
+    fn a_chunk_is_in_key_order_however_its_records_came() {
+        // Records that encode to nothing (a filtered-out row) included.
+        let encode = |p: &Packet, out: &mut Vec<u8>| {
+            if p.length != 7 {
+                out.extend_from_slice(format!("{},{};", p.ts.0, p.length).as_bytes())
+            }
+        };
+        let mut state = 1u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            state >> 33
+        };
+        let records: Vec<Packet> = (0..300)
+            .map(|_| packet((next() % 40) as i64 - 20, (next() % 9) as u32))
+            .collect();
+        let mut in_order = records.clone();
+        in_order.sort_by_key(|p| {
+            let mut key = Vec::new();
+            p.sort_key(&mut key);
+            key
+        });
+        let batches: Vec<Vec<Packet>> = records.chunks(37).map(<[Packet]>::to_vec).collect();
+        let built = Chunk::build(&batches, &encode);
+        let want = Chunk::build(&[in_order.clone()], &encode);
+        assert_eq!(built.len(), 300);
+        assert_eq!(built.text, want.text);
+        assert_eq!(built.keys, want.keys);
+        assert_eq!(built.ends, want.ends);
+        let mut expected = Vec::new();
+        for p in &in_order {
+            encode(p, &mut expected);
+        }
+        assert_eq!(built.text, expected);
     }
 }
