@@ -632,13 +632,7 @@ impl CsvReader {
 /// order, then the report that ended reading, if any. The entry point of
 /// the fuzz target and of the regression tests that replay its findings.
 pub fn read_bytes(bytes: &[u8]) -> Vec<Result<Packet, BadInput>> {
-    let columns = Columns {
-        overrides: BTreeMap::new(),
-        keep_info: true,
-        redact: false,
-    };
-    let input: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(bytes.to_vec()));
-    let mut reader = match CsvReader::from_reader(&columns, "input.csv".into(), input) {
+    let mut reader = match default_reader(Box::new(std::io::Cursor::new(bytes.to_vec()))) {
         Ok(reader) => reader,
         Err(bad) => return vec![Err(bad)],
     };
@@ -663,12 +657,7 @@ pub fn read_bytes(bytes: &[u8]) -> Vec<Result<Packet, BadInput>> {
 /// kept, so this measures the parser alone (the `csv_parse` benchmark).
 /// Errors: the header cannot be read, or reading failed.
 pub fn count_rows(input: impl Read + Send + 'static) -> Result<(u64, u64), BadInput> {
-    let columns = Columns {
-        overrides: BTreeMap::new(),
-        keep_info: true,
-        redact: false,
-    };
-    let mut reader = CsvReader::from_reader(&columns, "input.csv".into(), Box::new(input))?;
+    let mut reader = default_reader(Box::new(input))?;
     let (mut rows, mut bad) = (0, 0);
     let mut packet = Packet::default();
     loop {
@@ -680,6 +669,17 @@ pub fn count_rows(input: impl Read + Send + 'static) -> Result<(u64, u64), BadIn
             Step::Fatal(report) => return Err(report),
         }
     }
+}
+
+/// A reader of `input` with the default columns, Info kept, named
+/// `input.csv` in reports.
+fn default_reader(input: Box<dyn Read + Send>) -> Result<CsvReader, BadInput> {
+    let columns = Columns {
+        overrides: BTreeMap::new(),
+        keep_info: true,
+        redact: false,
+    };
+    CsvReader::from_reader(&columns, "input.csv".into(), input)
 }
 
 #[cfg(test)]
