@@ -2,8 +2,7 @@
 //! capture file (benches/run-all.sh runs it on its big captures).
 //!
 //! `cargo bench --bench floor [-- FILE]`. Without FILE it generates (once)
-//! a 1M-packet capture with ../shared/tools/gen_pcap.py into
-//! target/bench-data/. Prints frames/s for reading alone (the floor) and
+//! a 1M-packet capture with `netanom-generate` into target/bench-data/. Prints frames/s for reading alone (the floor) and
 //! for reading plus dissection, best of 5 passes. Per-operator figures:
 //! `cargo bench --bench operators`.
 
@@ -12,23 +11,27 @@ use netanom_records::Packet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// The capture named on the command line, or a 1M-packet capture generated
-/// once with ../shared/tools/gen_pcap.py into target/bench-data/.
+/// The capture named on the command line, or the 1M-packet capture of
+/// `netanom generate -n 1000000 --seed 1`, written once into
+/// target/bench-data/ (the file benches/run-all.sh uses for 1M).
 fn capture() -> PathBuf {
     if let Some(arg) = std::env::args().skip(1).find(|a| !a.starts_with('-')) {
         return PathBuf::from(arg);
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let path = root.join("target/bench-data/g1m.pcap");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
+    let path = data.join("ng-1000000.pcap");
     if !path.exists() {
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        let status = std::process::Command::new("python3")
-            .arg(root.join("../shared/tools/gen_pcap.py"))
-            .args(["-n", "1000000", "-s", "1", "--no-labels", "-q", "-o"])
-            .arg(&path)
-            .status()
-            .expect("python3 runs");
-        assert!(status.success(), "gen_pcap.py failed");
+        std::fs::create_dir_all(&data).expect("create target/bench-data");
+        let tmp = data.join("ng-1000000.pcap.tmp");
+        let file = std::fs::File::create(&tmp).expect("create the capture");
+        let options = netanom_generate::Options {
+            packets: 1_000_000,
+            seed: 1,
+            ..Default::default()
+        };
+        netanom_generate::generate(&options, std::io::BufWriter::new(file), None, None)
+            .expect("generate the capture");
+        std::fs::rename(&tmp, &path).expect("rename the capture");
     }
     path
 }
