@@ -307,6 +307,7 @@ impl Anonymizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kmeans_model::SplitMix64;
 
     /// The published key (../shared/cryptopan-vectors.tsv).
     const KEY_HEX: &str = "1522178d33a4cf80130a5b1649907d10d8988f837979652762574c2d2a842202";
@@ -404,34 +405,21 @@ mod tests {
         }
     }
 
-    /// A small deterministic PRNG (SplitMix64): no new crate for tests.
-    struct SplitMix(u64);
-
-    impl SplitMix {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-    }
-
     #[test]
     fn shared_prefix_length_is_preserved() {
         let pan = CryptoPan::new(&key());
         let mut cached = Anonymizer::new(&key());
-        let mut rng = SplitMix(7);
+        let mut rng = SplitMix64::new(7);
         for _ in 0..2000 {
             // a random address, and another sharing exactly `n` bits
-            let a = rng.next() as u32;
-            let n = (rng.next() % 33) as u32;
+            let a = rng.next_u64() as u32;
+            let n = (rng.next_u64() % 33) as u32;
             let b = if n == 32 {
                 a
             } else {
                 let flipped = a ^ (1u32 << (31 - n));
                 let keep = if n == 31 { !0 } else { !0u32 << (31 - n) };
-                (flipped & keep) | (rng.next() as u32 & !keep)
+                (flipped & keep) | (rng.next_u64() as u32 & !keep)
             };
             assert_eq!((a ^ b).leading_zeros(), n);
             let (x, y) = (pan.anonymize_u32(a), pan.anonymize_u32(b));
@@ -440,14 +428,14 @@ mod tests {
             assert_eq!(cached.anonymize_u32(b), y);
         }
         for _ in 0..300 {
-            let a = (u128::from(rng.next()) << 64) | u128::from(rng.next());
-            let n = (rng.next() % 129) as u32;
+            let a = (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64());
+            let n = (rng.next_u64() % 129) as u32;
             let b = if n == 128 {
                 a
             } else {
                 let flipped = a ^ (1u128 << (127 - n));
                 let keep = !0u128 << (127 - n);
-                let noise = (u128::from(rng.next()) << 64) | u128::from(rng.next());
+                let noise = (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64());
                 (flipped & keep) | (noise & !keep)
             };
             assert_eq!((a ^ b).leading_zeros(), n);
@@ -463,13 +451,13 @@ mod tests {
         // Many addresses in few /16s and /64s: slots are reused.
         let pan = CryptoPan::new(&key());
         let mut cached = Anonymizer::new(&key());
-        let mut rng = SplitMix(11);
+        let mut rng = SplitMix64::new(11);
         for _ in 0..50_000 {
-            let a = 0x0a00_0000 | (rng.next() as u32 & 0x0003_ffff);
+            let a = 0x0a00_0000 | (rng.next_u64() as u32 & 0x0003_ffff);
             assert_eq!(cached.anonymize_u32(a), pan.anonymize_u32(a));
         }
         for _ in 0..3000 {
-            let a = (0x2001_0db8u128 << 96) | u128::from(rng.next() & 0x3_ffff_ffff);
+            let a = (0x2001_0db8u128 << 96) | u128::from(rng.next_u64() & 0x3_ffff_ffff);
             assert_eq!(cached.anonymize_u128(a), pan.anonymize_u128(a));
         }
         // The all-zero addresses, which look like empty cache entries.
