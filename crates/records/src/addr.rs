@@ -44,6 +44,12 @@ impl NameId {
         NameId::new(crate::intern::intern(text))
     }
 
+    /// Interns `text` read from input, if the interner has room for a new
+    /// name ([`crate::intern::try_intern`]).
+    pub fn try_intern(text: &str) -> Result<NameId, crate::intern::Full> {
+        crate::intern::try_intern(text).map(NameId::new)
+    }
+
     /// The interned symbol (valid in this process only).
     #[inline]
     pub fn symbol(self) -> u32 {
@@ -80,6 +86,19 @@ impl Addr {
         }
         text.parse()
             .unwrap_or_else(|_| Addr::Name(NameId::intern(text)))
+    }
+
+    /// [`Addr::parse_lenient`] for text read from input: a name is kept
+    /// only if the interner has room for it.
+    pub fn try_parse_lenient(text: &str) -> Result<Addr, crate::intern::Full> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(Addr::None);
+        }
+        match text.parse() {
+            Ok(addr) => Ok(addr),
+            Err(_) => NameId::try_intern(text).map(Addr::Name),
+        }
     }
 }
 

@@ -177,6 +177,12 @@ impl Protocol {
         Protocol(crate::intern::intern(name))
     }
 
+    /// The protocol named `name` read from input: interned only if the
+    /// interner has room for a new name ([`crate::intern::try_intern`]).
+    pub fn try_new(name: &str) -> Result<Protocol, crate::intern::Full> {
+        crate::intern::try_intern(name).map(Protocol)
+    }
+
     /// The name as Wireshark writes it.
     pub fn name(self) -> &'static str {
         if (self.0 as usize) < KNOWN.len() {

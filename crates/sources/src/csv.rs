@@ -358,13 +358,24 @@ impl CsvReader {
                 })?,
             ),
         };
+        // Names are interned for the whole run: past the interner's
+        // limits a row with a new one is reported, not kept.
+        let name = |what: &str, text: &str, full: netanom_records::intern::Full| {
+            format!("{what} {}: {full}", shown(text.trim(), redact))
+        };
+        let (src_text, dst_text) = (field(layout.src), field(layout.dst));
+        let src = Addr::try_parse_lenient(src_text).map_err(|e| name("source", src_text, e))?;
+        let dst =
+            Addr::try_parse_lenient(dst_text).map_err(|e| name("destination", dst_text, e))?;
+        let protocol_text = field(layout.protocol);
+        let protocol = protocol(protocol_text).map_err(|e| name("protocol", protocol_text, e))?;
         *packet = Packet {
             ts,
-            src: Addr::parse_lenient(field(layout.src)),
-            dst: Addr::parse_lenient(field(layout.dst)),
+            src,
+            dst,
             sport,
             dport,
-            protocol: protocol(field(layout.protocol)),
+            protocol,
             length,
             tcp_flags,
             info: layout.info.map(|i| field(i).into()).unwrap_or_default(),
@@ -374,7 +385,7 @@ impl CsvReader {
 }
 
 /// Protocol names repeat on every row: remember the last few lookups.
-fn protocol(name: &str) -> Protocol {
+fn protocol(name: &str) -> Result<Protocol, netanom_records::intern::Full> {
     thread_local! {
         static CACHE: std::cell::RefCell<Vec<(String, Protocol)>> = const { std::cell::RefCell::new(Vec::new()) };
     }
@@ -382,14 +393,14 @@ fn protocol(name: &str) -> Protocol {
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
         if let Some((_, p)) = cache.iter().find(|(n, _)| n == name) {
-            return *p;
+            return Ok(*p);
         }
-        let p = Protocol::new(name);
+        let p = Protocol::try_new(name)?;
         if cache.len() >= 64 {
             cache.remove(0);
         }
         cache.push((name.to_owned(), p));
-        p
+        Ok(p)
     })
 }
 
