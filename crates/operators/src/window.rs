@@ -297,8 +297,8 @@ impl std::hash::Hash for Group {
     #[inline]
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         let k = &self.0;
-        state.write_u64(addr_bits(k.src));
-        state.write_u64(addr_bits(k.dst));
+        state.write_u64(k.src.bits());
+        state.write_u64(k.dst.bits());
         let port = |p: Option<u16>| p.map_or(0, |p| 0x1_0000 | u64::from(p));
         state.write_u64(
             u64::from(k.protocol.symbol()) ^ (port(k.sport) << 24) ^ (port(k.dport) << 44),
@@ -413,32 +413,13 @@ fn route_hash(k: &GroupKey) -> u64 {
     for a in [k.src, k.dst] {
         match a {
             Addr::Name(_) => a.hash(&mut h),
-            _ => h.write_u64(addr_bits(a)),
+            _ => h.write_u64(a.bits()),
         }
     }
     k.protocol.hash(&mut h);
     let port = |p: Option<u16>| p.map_or(0, |p| 0x1_0000 | u64::from(p));
     h.write_u64(port(k.sport) | (port(k.dport) << 32));
     h.finish()
-}
-
-/// An address folded to 64 bits (equal addresses, equal bits).
-#[inline]
-fn addr_bits(a: Addr) -> u64 {
-    match a {
-        Addr::None => 0,
-        Addr::V4(ip) => (1 << 32) | u64::from(u32::from(ip)),
-        Addr::V6(ip) => {
-            let bits = u128::from(ip);
-            (2 << 60) ^ (bits as u64) ^ ((bits >> 64) as u64).rotate_left(29)
-        }
-        Addr::Mac(m) => {
-            let mut b = [0u8; 8];
-            b[..6].copy_from_slice(&m);
-            (3 << 60) ^ u64::from_le_bytes(b)
-        }
-        Addr::Name(id) => (4 << 60) | u64::from(id.symbol()),
-    }
 }
 
 /// What the operator needs of the config, cheap to clone into closures.

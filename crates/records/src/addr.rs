@@ -80,24 +80,53 @@ impl Addr {
     /// An address from arbitrary text; never fails (unknown text becomes a
     /// [`Addr::Name`], empty text [`Addr::None`]).
     pub fn parse_lenient(text: &str) -> Addr {
-        let text = text.trim();
-        if text.is_empty() {
-            return Addr::None;
+        let Ok(addr) = Addr::parse_or_name(text, |t| {
+            Ok::<_, std::convert::Infallible>(NameId::intern(t))
+        });
+        addr
+    }
+
+    /// The address folded to 64 bits for hash tables and slots: equal
+    /// addresses give equal bits, and the kinds are apart. Names fold by
+    /// their interned symbol, so the bits are valid in this process only
+    /// (never route across processes by them).
+    #[inline]
+    pub fn bits(self) -> u64 {
+        match self {
+            Addr::None => 0,
+            Addr::V4(ip) => (1 << 32) | u64::from(u32::from(ip)),
+            Addr::V6(ip) => {
+                let bits = u128::from(ip);
+                (2 << 60) ^ (bits as u64) ^ ((bits >> 64) as u64).rotate_left(29)
+            }
+            Addr::Mac(m) => {
+                let mut b = [0u8; 8];
+                b[..6].copy_from_slice(&m);
+                (3 << 60) ^ u64::from_le_bytes(b)
+            }
+            Addr::Name(id) => (4 << 60) | u64::from(id.symbol()),
         }
-        text.parse()
-            .unwrap_or_else(|_| Addr::Name(NameId::intern(text)))
     }
 
     /// [`Addr::parse_lenient`] for text read from input: a name is kept
     /// only if the interner has room for it.
     pub fn try_parse_lenient(text: &str) -> Result<Addr, crate::intern::Full> {
+        Addr::parse_or_name(text, NameId::try_intern)
+    }
+
+    /// Trimmed `text` as an address, [`Addr::None`] if empty, else the
+    /// name `name` makes of it.
+    fn parse_or_name<E>(
+        text: &str,
+        name: impl FnOnce(&str) -> Result<NameId, E>,
+    ) -> Result<Addr, E> {
         let text = text.trim();
         if text.is_empty() {
             return Ok(Addr::None);
         }
         match text.parse() {
             Ok(addr) => Ok(addr),
-            Err(_) => NameId::try_intern(text).map(Addr::Name),
+            Err(_) => name(text).map(Addr::Name),
         }
     }
 }

@@ -80,11 +80,8 @@ impl std::fmt::Display for Full {
 /// Returns the symbol of `name`, adding it on first sight if the table
 /// has room for it.
 pub fn try_intern(name: &str) -> Result<u32, Full> {
-    {
-        let table = TABLE.read().unwrap_or_else(|e| e.into_inner());
-        if let Some(&id) = table.ids.get(name) {
-            return Ok(id);
-        }
+    if let Some(id) = lookup(name) {
+        return Ok(id);
     }
     let mut table = TABLE.write().unwrap_or_else(|e| e.into_inner());
     if let Some(&id) = table.ids.get(name) {
@@ -104,14 +101,17 @@ pub fn try_intern(name: &str) -> Result<u32, Full> {
 /// limits: for names that do not come from input (the program's own, or
 /// names another process of the cluster interned under the same limits).
 pub fn intern(name: &str) -> u32 {
-    {
-        let table = TABLE.read().unwrap_or_else(|e| e.into_inner());
-        if let Some(&id) = table.ids.get(name) {
-            return id;
-        }
+    if let Some(id) = lookup(name) {
+        return id;
     }
     let mut table = TABLE.write().unwrap_or_else(|e| e.into_inner());
     insert(&mut table, name)
+}
+
+/// The symbol of `name` if it has one, under the read lock (most calls).
+fn lookup(name: &str) -> Option<u32> {
+    let table = TABLE.read().unwrap_or_else(|e| e.into_inner());
+    table.ids.get(name).copied()
 }
 
 /// Sets the limits [`try_intern`] keeps to (at most `names` distinct names

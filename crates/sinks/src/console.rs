@@ -146,22 +146,8 @@ const SOURCES: usize = 256;
 /// The slot of `a` in [`Summary::sources`].
 #[inline]
 fn source_slot(a: Addr) -> usize {
-    let bits = match a {
-        Addr::None => 0,
-        Addr::V4(ip) => u64::from(u32::from(ip)),
-        Addr::V6(ip) => {
-            let b = u128::from(ip);
-            (b as u64) ^ ((b >> 64) as u64)
-        }
-        Addr::Mac(m) => {
-            let mut b = [0u8; 8];
-            b[..6].copy_from_slice(&m);
-            u64::from_le_bytes(b)
-        }
-        Addr::Name(id) => u64::from(id.symbol()),
-    };
     // The top bits of a multiplicative hash (SOURCES is 2^8).
-    (bits.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize % SOURCES
+    (a.bits().wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize % SOURCES
 }
 
 fn text(v: Value<'_>) -> String {
