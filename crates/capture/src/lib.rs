@@ -46,6 +46,8 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
+mod mapped;
+
 /// Largest record (pcap: captured length) or block (pcapng: total block
 /// length) the reader accepts: 16 MiB. A larger claim is reported as
 /// [`ErrorKind::TooLarge`] instead of being allocated.
@@ -239,13 +241,33 @@ enum Shb {
     Partial(u64),
 }
 
+/// Where a reader's bytes are: its own read buffer, or (files opened
+/// with [`CaptureReader::open`]) the file itself, mapped.
+enum Bytes {
+    Read(Vec<u8>),
+    Mapped(mapped::Window),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+
+    #[inline(always)]
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Read(v) => v,
+            Bytes::Mapped(w) => w.bytes(),
+        }
+    }
+}
+
 /// Reads pcap and pcapng files record by record.
 ///
 /// See the [crate documentation](crate) for the formats and behaviour.
 pub struct CaptureReader<R: Read = File> {
     reader: R,
     name: String,
-    buf: Vec<u8>,
+    /// The file's bytes from offset `base`.
+    buf: Bytes,
     /// Start of unconsumed data in `buf`.
     pos: usize,
     /// End of valid data in `buf`.
@@ -287,12 +309,24 @@ impl CaptureReader<File> {
     /// Opens a capture file and reads its file header (pcap) or first section
     /// header block (pcapng).
     ///
+    /// A regular file is read through a mapping of it (on Linux), not
+    /// copied by `read()`: only the bytes looked at are touched. If another
+    /// program cuts the file short meanwhile, the reader reports it
+    /// ([`ErrorKind::Io`], "file shrank while being read") instead of the
+    /// process dying of SIGBUS.
+    ///
     /// Errors: [`ErrorKind::Io`] if the file cannot be opened, otherwise as
     /// for [`CaptureReader::new`]. The path is the name used in errors.
     pub fn open(path: &Path) -> Result<Self, CaptureError> {
         let name = path.display().to_string();
         match File::open(path) {
-            Ok(file) => CaptureReader::new(file, name),
+            Ok(file) => {
+                let bytes = match mapped::Window::open(&file) {
+                    Some(window) => Bytes::Mapped(window),
+                    None => Bytes::Read(vec![0; DEFAULT_BUF]),
+                };
+                CaptureReader::start(file, name, bytes)
+            }
             Err(e) => Err(CaptureError {
                 file: name,
                 offset: 0,
@@ -316,10 +350,15 @@ impl<R: Read> CaptureReader<R> {
     /// header; [`ErrorKind::TooLarge`] for a section header block over
     /// [`MAX_RECORD`]; [`ErrorKind::Io`] if reading fails.
     pub fn new(reader: R, name: impl Into<String>) -> Result<Self, CaptureError> {
+        CaptureReader::start(reader, name.into(), Bytes::Read(vec![0; DEFAULT_BUF]))
+    }
+
+    /// [`CaptureReader::new`] with the bytes read through `buf`.
+    fn start(reader: R, name: String, buf: Bytes) -> Result<Self, CaptureError> {
         let mut r = CaptureReader {
             reader,
-            name: name.into(),
-            buf: vec![0; DEFAULT_BUF],
+            name,
+            buf,
             pos: 0,
             end: 0,
             base: 0,
@@ -439,6 +478,11 @@ impl<R: Read> CaptureReader<R> {
         if let Some(e) = &self.fatal {
             return Next::Fatal(e.clone());
         }
+        if self.damaged() {
+            // The last frame's bytes were read after the file lost them.
+            let e = self.shrunk_error();
+            return self.fatal(e);
+        }
         match self.format {
             Format::Pcap => self.next_pcap(),
             Format::PcapNg => self.next_pcapng(),
@@ -474,9 +518,16 @@ impl<R: Read> CaptureReader<R> {
                 Err(e) => return self.fatal(e),
             }
         }
+        if self.damaged() {
+            let e = self.shrunk_error();
+            return self.fatal(e);
+        }
         // `fill` may have moved the data: take the position again.
         let p = self.pos;
         self.pos = p + total;
+        if let Bytes::Mapped(w) = &self.buf {
+            w.prefetch(self.pos);
+        }
         let ts = i64::from(sec) * 1_000_000_000 + i64::from(frac) * self.frac_ns;
         self.last_ts = ts;
         Next::Frame(Frame {
@@ -552,6 +603,9 @@ impl<R: Read> CaptureReader<R> {
             // The block is complete and framed consistently: consume it, so
             // that a body that fails to parse is skipped.
             self.pos = p + len;
+            if let Bytes::Mapped(w) = &self.buf {
+                w.prefetch(self.pos);
+            }
             let body = p + 8;
             let body_len = len - 12;
             let parsed = match btype {
@@ -570,6 +624,10 @@ impl<R: Read> CaptureReader<R> {
                 Err(e) => return Next::Skipped(e),
             }
         };
+        if self.damaged() {
+            let e = self.shrunk_error();
+            return self.fatal(e);
+        }
         self.last_ts = meta.ts;
         Next::Frame(Frame {
             ts: meta.ts,
@@ -864,22 +922,26 @@ impl<R: Read> CaptureReader<R> {
         if self.end - self.pos >= need {
             return Ok(true);
         }
-        if self.pos + need > self.buf.len() && self.pos > 0 {
+        let buf = match &mut self.buf {
+            Bytes::Read(buf) => buf,
+            Bytes::Mapped(_) => return self.fill_mapped(need),
+        };
+        if self.pos + need > buf.len() && self.pos > 0 {
             // Move the unconsumed tail to the front.
-            self.buf.copy_within(self.pos..self.end, 0);
+            buf.copy_within(self.pos..self.end, 0);
             self.base += self.pos as u64;
             self.end -= self.pos;
             self.pos = 0;
         }
         while self.end - self.pos < need {
-            if self.end == self.buf.len() {
+            if self.end == buf.len() {
                 // Full, so `pos` is 0 and `need` exceeds the buffer.
-                let new_len = self.buf.len().saturating_mul(2).min(need);
-                self.buf.resize(new_len, 0);
+                let new_len = buf.len().saturating_mul(2).min(need);
+                buf.resize(new_len, 0);
             }
-            match self.reader.read(&mut self.buf[self.end..]) {
+            match self.reader.read(&mut buf[self.end..]) {
                 Ok(0) => return Ok(false),
-                Ok(n) => self.end += n.min(self.buf.len() - self.end),
+                Ok(n) => self.end += n.min(buf.len() - self.end),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     return Err(self.err(
@@ -891,6 +953,45 @@ impl<R: Read> CaptureReader<R> {
             }
         }
         Ok(true)
+    }
+
+    /// [`CaptureReader::fill`] for a mapped file: looks at its length
+    /// again, and moves the mapping on when the record reaches past it.
+    fn fill_mapped(&mut self, need: usize) -> Result<bool, CaptureError> {
+        let from = self.base + self.pos as u64;
+        let Bytes::Mapped(window) = &mut self.buf else {
+            return Ok(false);
+        };
+        let looked = window.advance(from, need);
+        let (base, len, damaged) = (window.offset(), window.bytes().len(), window.damaged());
+        if let Err(e) = looked {
+            return Err(self.err(from, ErrorKind::Io, format!("read error: {e}")));
+        }
+        if damaged {
+            return Err(self.shrunk_error());
+        }
+        // Not shrunk, so the file still has every byte up to `from`.
+        self.base = base;
+        self.pos = usize::try_from(from - base).unwrap_or(usize::MAX).min(len);
+        self.end = len;
+        Ok(self.end - self.pos >= need)
+    }
+
+    /// Whether the mapped file lost bytes while being read.
+    #[inline(always)]
+    fn damaged(&self) -> bool {
+        matches!(&self.buf, Bytes::Mapped(w) if w.damaged())
+    }
+
+    #[cold]
+    fn shrunk_error(&self) -> CaptureError {
+        self.err(
+            self.offset(),
+            ErrorKind::Io,
+            "file shrank while being read (cut short or rewritten by another program); \
+             the rest of it is not read, and the packet before this offset may be damaged"
+                .to_owned(),
+        )
     }
 
     fn end_partial(&self) -> Next<'static> {

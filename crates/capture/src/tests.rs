@@ -818,3 +818,146 @@ fn reader_errors_are_fatal_with_offset() {
         .to_string()
         .starts_with("/nonexistent/x.pcap: offset 0: cannot open"));
 }
+
+// ---------------------------------------------------------------- mapped files
+
+/// A file in the temporary directory, removed on drop.
+struct TempFile(std::path::PathBuf);
+
+impl TempFile {
+    fn new(name: &str, bytes: &[u8]) -> TempFile {
+        let path =
+            std::env::temp_dir().join(format!("netanom-capture-{}-{name}", std::process::id()));
+        std::fs::write(&path, bytes).unwrap();
+        TempFile(path)
+    }
+    fn append(&self, bytes: &[u8]) {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.0)
+            .unwrap();
+        f.write_all(bytes).unwrap();
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn mapped_file_gives_the_frames_of_the_bytes_and_follows_growth() {
+    let f = Pcap::new(false, 0xa1b2_c3d4, 1)
+        .rec(1, 1, b"first", 5)
+        .rec(2, 2, b"second", 6)
+        .rec(3, 3, b"third", 5);
+    let ng = Ng::new(false)
+        .shb(false)
+        .idb(1, 0, &[])
+        .epb(0, 7, b"packet", 6)
+        .spb(b"simple", 6);
+    for bytes in [f.bytes, ng.bytes] {
+        let all = read(&bytes);
+        let file = TempFile::new("whole", &bytes);
+        let mut r = CaptureReader::open(&file.0).unwrap();
+        assert!(
+            matches!(r.buf, Bytes::Mapped(_)),
+            "a regular file is mapped"
+        );
+        assert_eq!(events(&mut r), all);
+        // Written in two steps, cut anywhere after the header.
+        let header = if bytes[0] == 0x0a { 28 } else { 24 };
+        for cut in header..bytes.len() {
+            let file = TempFile::new("growing", &bytes[..cut]);
+            let mut r = CaptureReader::open(&file.0).unwrap();
+            let mut evs = events(&mut r);
+            let partial = match evs.pop() {
+                Some(Ev::End(p)) => p,
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(r.offset() + partial, cut as u64);
+            file.append(&bytes[cut..]);
+            evs.extend(events(&mut r));
+            assert_eq!(evs, all, "cut at {cut}");
+        }
+    }
+}
+
+#[test]
+fn mapped_file_larger_than_a_window() {
+    // 70 MiB of records of every size up to 9000 bytes: the mapping moves
+    // on several times, with records across its ends.
+    let mut f = Pcap::new(false, 0xa1b2_c3d4, 1);
+    let mut sizes = Vec::new();
+    let mut n = 0usize;
+    let mut i = 0u32;
+    while n < 70 << 20 {
+        let len = (i as usize * 7919) % 9001;
+        let data: Vec<u8> = (0..len).map(|j| (j as u32 ^ i) as u8).collect();
+        f = f.rec(i, 0, &data, len as u32);
+        sizes.push(len);
+        n += 16 + len;
+        i += 1;
+    }
+    let file = TempFile::new("large", &f.bytes);
+    let mut r = CaptureReader::open(&file.0).unwrap();
+    let mut offset = 24u64;
+    for (i, &len) in sizes.iter().enumerate() {
+        match r.next() {
+            Next::Frame(frame) => {
+                assert_eq!(frame.offset, offset, "record {i}");
+                assert_eq!(frame.data.len(), len, "record {i}");
+                assert!(frame
+                    .data
+                    .iter()
+                    .enumerate()
+                    .all(|(j, &b)| b == (j as u32 ^ i as u32) as u8));
+            }
+            other => panic!("record {i}: {other:?}"),
+        }
+        offset += 16 + len as u64;
+    }
+    assert!(matches!(r.next(), Next::End { partial: 0 }));
+}
+
+#[test]
+fn mapped_file_cut_short_while_read_is_reported_not_a_crash() {
+    // Three pages' worth of records, cut to one page after the first few
+    // are read: what follows is gone, and the reader says so.
+    let mut f = Pcap::new(false, 0xa1b2_c3d4, 1);
+    for i in 0..200u32 {
+        f = f.rec(i, 0, &[i as u8; 100], 100);
+    }
+    let file = TempFile::new("cut", &f.bytes);
+    let mut r = CaptureReader::open(&file.0).unwrap();
+    for _ in 0..3 {
+        assert!(matches!(r.next(), Next::Frame(_)));
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&file.0)
+        .unwrap()
+        .set_len(4096)
+        .unwrap();
+    let mut frames = 3;
+    let err = loop {
+        match r.next() {
+            Next::Frame(_) => frames += 1,
+            Next::Fatal(e) => break e,
+            other => panic!("{other:?}"),
+        }
+        assert!(frames < 200, "the cut was not noticed");
+    };
+    assert_eq!(err.kind, ErrorKind::Io);
+    assert!(
+        err.message.contains("file shrank while being read"),
+        "{err}"
+    );
+    assert!(err
+        .to_string()
+        .starts_with(&format!("{}: offset ", file.0.display())));
+    // Later calls repeat the error.
+    assert!(matches!(r.next(), Next::Fatal(_)));
+}
