@@ -1,5 +1,6 @@
-//! Property tests over the whole binary: degree counts on generated
-//! traffic equal a naive model, for tumbling and hopping windows.
+//! Property tests over the whole binary: degree counts and window
+//! aggregates of generated traffic equal a naive model, for tumbling and
+//! hopping windows, with packets out of order.
 //! (Unit-level properties: window assignment in
 //! crates/operators/src/windowing.rs, Crypto-PAn prefixes in
 //! crates/operators/src/cryptopan.rs, CSV round trip in
@@ -150,5 +151,128 @@ proptest! {
             .map_err(TestCaseError::fail)?;
         let starts: BTreeSet<i64> = want.keys().map(|(s, _)| *s).collect();
         prop_assert_eq!(got, want, "windows {:?}", starts);
+    }
+}
+
+/// Aggregates of one (window start, src, dst, protocol): count, bytes,
+/// len_max.
+type Aggregates = [u64; 3];
+
+const PROTOCOLS: [&str; 3] = ["UDP", "TCP", "DNS"];
+
+/// Packets as (ts, src, dst, protocol, length).
+type Pkt = (i64, usize, usize, usize, u64);
+
+fn naive_windows(packets: &[Pkt], size: i64, slide: i64) -> BTreeMap<(i64, String), Aggregates> {
+    let mut out: BTreeMap<(i64, String), Aggregates> = BTreeMap::new();
+    for &(ts, src, dst, protocol, len) in packets {
+        let mut start = (ts - size).div_euclid(slide) * slide;
+        while start <= ts {
+            if ts < start + size {
+                let key = format!("{},{},{}", HOSTS[src], HOSTS[dst], PROTOCOLS[protocol]);
+                let a = out.entry((start, key)).or_default();
+                a[0] += 1;
+                a[1] += len;
+                a[2] = a[2].max(len);
+            }
+            start += slide;
+        }
+    }
+    out
+}
+
+/// Runs `window` by src, dst, protocol over the packets, in the order
+/// given, as CSV; rows by (start, "src,dst,protocol").
+fn run_windows(
+    packets: &[Pkt],
+    size: i64,
+    slide: i64,
+    workers: &str,
+) -> Result<BTreeMap<(i64, String), Aggregates>, String> {
+    let dir = TempDir::new("window-prop");
+    let mut csv = String::from("No.,Time,Source,Destination,Protocol,Length,Info\n");
+    for (i, (ts, src, dst, protocol, len)) in packets.iter().enumerate() {
+        csv.push_str(&format!(
+            "{},{}.{:09},{},{},{},{len},\n",
+            i + 1,
+            ts / 1_000_000_000,
+            ts % 1_000_000_000,
+            HOSTS[*src],
+            HOSTS[*dst],
+            PROTOCOLS[*protocol]
+        ));
+    }
+    let data = dir.write("packets.csv", &csv);
+    let p = dir.write(
+        "p.yaml",
+        &format!(
+            "sources:\n  src: {{type: csv, path: {}, out_of_order: 2s}}\noperators:\n  w: {{type: window, inputs: [src], size: {}ms, slide: {}ms}}\nsinks:\n  o: {{type: file, inputs: [w], path: {}}}\n",
+            data.display(),
+            size / MS,
+            slide / MS,
+            dir.join("windows.csv").display()
+        ),
+    );
+    let out = netanom(&["run", &p.display().to_string(), "-w", workers]);
+    let (_, stderr) = text(&out);
+    if out.status.code() != Some(0) || stderr.contains("late") {
+        return Err(stderr);
+    }
+    let (header, rows) = read_csv(&dir.join("windows.csv"));
+    if header.get(5).map(String::as_str) != Some("count") {
+        return Err(format!("header {header:?}"));
+    }
+    let mut got = BTreeMap::new();
+    for r in rows {
+        let num = |i: usize| r[i].parse::<u64>().map_err(|_| format!("row {r:?}"));
+        if nanos(&r[1]) - nanos(&r[0]) != size {
+            return Err(format!("window length in {r:?}"));
+        }
+        let key = format!("{},{},{}", r[2], r[3], r[4]);
+        if got
+            .insert((nanos(&r[0]), key), [num(5)?, num(6)?, num(8)?])
+            .is_some()
+        {
+            return Err(format!("two rows for {r:?}"));
+        }
+    }
+    Ok(got)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(6))]
+
+    /// Packets come in time order but for some that come later than
+    /// packets up to half a second newer: the windows they fall in may
+    /// already be put in key order (sealed) when they come, and must
+    /// take them all the same.
+    #[test]
+    fn window_aggregates_equal_a_naive_model_out_of_order(
+        mut packets in proptest::collection::vec(
+            (0i64..4000, 0usize..5, 0usize..5, 0usize..3, 60u64..1500), 1..1500),
+        delays in proptest::collection::vec((0usize..1500, 1usize..400), 0..40),
+        (size, slide) in prop_oneof![Just((10, 10)), Just((20, 10)), Just((100, 30))],
+        workers in prop_oneof![Just("1"), Just("2")],
+    ) {
+        packets.sort();
+        let mut packets: Vec<Pkt> = packets
+            .into_iter()
+            .map(|(ms, s, d, p, len)| (BASE + ms * MS, s, d, p, len))
+            .collect();
+        // Move some packets later in the file, past at most 500 ms of newer ones.
+        for (at, by) in delays {
+            if at < packets.len() {
+                let p = packets.remove(at);
+                let mut to = (at + by).min(packets.len());
+                while to > at && packets[to - 1].0 - p.0 > 500 * MS {
+                    to -= 1;
+                }
+                packets.insert(to, p);
+            }
+        }
+        let want = naive_windows(&packets, size * MS, slide * MS);
+        let got = run_windows(&packets, size * MS, slide * MS, workers)
+            .map_err(TestCaseError::fail)?;
+        prop_assert_eq!(got, want);
     }
 }

@@ -118,7 +118,8 @@ impl WindowConfig {
                 let mut tables = Tables::default();
                 move |(input, frontier), output| {
                     input.for_each(|cap, batch| {
-                        tables.add_packets(&spec, tick, &cap, batch, &stats)
+                        tables.add_packets(&spec, tick, &cap, batch, &stats);
+                        tables.seal_passed(&spec);
                     });
                     // Emit every window whose emission time the frontier has
                     // reached (later packets are late for it).
@@ -147,6 +148,11 @@ struct Tables {
     expected: usize,
     /// The last tumbling window a packet fell in.
     recent: Option<(Ts, Ts, Time)>,
+    /// The newest packet time seen.
+    newest: Option<Ts>,
+    /// How far a packet has come behind the newest before it, at most
+    /// (nanoseconds): windows that end further back than this are sealed.
+    lateness: i64,
 }
 
 impl Tables {
@@ -166,6 +172,12 @@ impl Tables {
         let mut last: Option<(Time, usize)> = None;
         let expected = self.expected;
         for packet in batch.drain(..) {
+            match self.newest {
+                Some(newest) if packet.ts < newest => {
+                    self.lateness = self.lateness.max(newest.0.saturating_sub(packet.ts.0));
+                }
+                _ => self.newest = Some(packet.ts),
+            }
             let key = spec.key(&packet);
             let (open, recent) = (&mut self.open, &mut self.recent);
             spec.for_each_window_cached(tick, recent, packet.ts, |start, end, emit_at| {
@@ -208,11 +220,29 @@ impl Tables {
         }
     }
 
+    /// Seals the windows that end before the newest packet by more than
+    /// the input's lateness so far: the packets have moved past them, so
+    /// their tables are put in key order now, while in cache, and freed for
+    /// the next windows' (emission, up to a tick later, then reads them in
+    /// order instead of missing the cache on every group).
+    fn seal_passed(&mut self, spec: &Spec) {
+        let Some(newest) = self.newest else { return };
+        let horizon = newest.0.saturating_sub(self.lateness);
+        for emission in &mut self.open {
+            for window in &mut emission.windows {
+                if window.start.0.saturating_add(spec.size) > horizon {
+                    break;
+                }
+                window.seal();
+            }
+        }
+    }
+
     /// Sends an emission's windows, window by window and in group order
     /// within one: the sinks' sort then finds its input already sorted.
     fn emit(
         &mut self,
-        emission: Emission,
+        mut emission: Emission,
         spec: &Spec,
         output: &mut timely::dataflow::operators::generic::OutputBuilderSession<
             '_,
@@ -223,10 +253,11 @@ impl Tables {
     ) {
         let mut session = output.session_with_builder(&emission.cap);
         let mut rows = 0;
-        for window in &emission.windows {
-            rows += window.groups.len();
+        for window in &mut emission.windows {
+            window.seal();
+            rows += window.sealed.len();
             let end = Ts(window.start.0.saturating_add(spec.size));
-            for (_, key, acc) in sorted_groups(&window.groups) {
+            for (key, acc) in &window.sealed {
                 session.give(acc.finish(window.start, end, *key, spec));
             }
         }
@@ -248,10 +279,40 @@ struct Emission {
     last: usize,
 }
 
-/// One window's groups.
+/// One window's groups: in a hash table while its packets come, then
+/// (sealed) in key order. At most one of the two holds groups.
 struct Window {
     start: Ts,
     groups: FxHashMap<Group, Acc>,
+    sealed: Vec<(GroupKey, Acc)>,
+}
+
+impl Window {
+    /// Moves the table's groups into key order (nothing if the table is
+    /// empty: already sealed, or no packets).
+    fn seal(&mut self) {
+        if !self.groups.is_empty() {
+            self.sealed = into_key_order(std::mem::take(&mut self.groups));
+        }
+    }
+
+    /// The table, with the sealed groups back in it if a packet comes
+    /// after the window was sealed.
+    #[inline]
+    fn table(&mut self) -> &mut FxHashMap<Group, Acc> {
+        if !self.sealed.is_empty() {
+            self.unseal();
+        }
+        &mut self.groups
+    }
+
+    #[cold]
+    fn unseal(&mut self) {
+        self.groups.reserve(self.sealed.len());
+        for (key, acc) in self.sealed.drain(..) {
+            self.groups.insert(Group(key), acc);
+        }
+    }
 }
 
 impl Emission {
@@ -273,6 +334,7 @@ impl Emission {
                                     expected,
                                     Default::default(),
                                 ),
+                                sealed: Vec::new(),
                             },
                         );
                         i
@@ -282,7 +344,7 @@ impl Emission {
                 i
             }
         };
-        &mut self.windows[i].groups
+        self.windows[i].table()
     }
 }
 
@@ -306,20 +368,30 @@ impl std::hash::Hash for Group {
     }
 }
 
-/// A window's groups in sort-key order (with the 16-byte key prefix they
-/// were sorted on): by the prefix as an integer, ties by the whole key.
-fn sorted_groups(groups: &FxHashMap<Group, Acc>) -> Vec<(u128, &GroupKey, &Acc)> {
-    let mut order: Vec<(u128, &GroupKey, &Acc)> = groups
+/// A window's groups in sort-key order: by the 16-byte key prefix as an
+/// integer, ties by the whole key. Indices are sorted, not the entries
+/// (over 100 bytes each), which then move once.
+fn into_key_order(groups: FxHashMap<Group, Acc>) -> Vec<(GroupKey, Acc)> {
+    let mut entries: Vec<(GroupKey, Acc)> = groups.into_iter().map(|(g, a)| (g.0, a)).collect();
+    // A window's groups stay far below 4 Gi (one table in memory).
+    let mut order: Vec<(u128, u32)> = entries
         .iter()
-        .map(|(g, acc)| (key_prefix(&g.0), &g.0, acc))
+        .enumerate()
+        .map(|(i, (key, _))| (key_prefix(key), i as u32))
         .collect();
     order.sort_unstable_by_key(|e| e.0);
     for tied in order.chunk_by_mut(|a, b| a.0 == b.0) {
         if tied.len() > 1 {
-            tied.sort_unstable_by(|a, b| a.1.cmp(b.1));
+            tied.sort_unstable_by(|a, b| entries[a.1 as usize].0.cmp(&entries[b.1 as usize].0));
         }
     }
     order
+        .iter()
+        .map(|&(_, i)| {
+            let entry = &mut entries[i as usize];
+            (entry.0, std::mem::take(&mut entry.1))
+        })
+        .collect()
 }
 
 /// The first 16 bytes of a group's sort key (`records::sortkey`: address
@@ -673,9 +745,13 @@ mod tests {
             };
             groups.entry(Group(key)).or_default().count += 1;
         }
-        let keys: Vec<Vec<u8>> = sorted_groups(&groups)
-            .into_iter()
-            .map(|(_, k, _)| {
+        let n = groups.len();
+        let counts: u64 = groups.values().map(|a| a.count).sum();
+        let sorted = into_key_order(groups);
+        assert_eq!(sorted.iter().map(|(_, a)| a.count).sum::<u64>(), counts);
+        let keys: Vec<Vec<u8>> = sorted
+            .iter()
+            .map(|(k, _)| {
                 let mut bytes = Vec::new();
                 WindowRecord {
                     key: *k,
@@ -685,7 +761,7 @@ mod tests {
                 bytes
             })
             .collect();
-        assert_eq!(keys.len(), groups.len());
+        assert_eq!(keys.len(), n);
         assert!(keys.windows(2).all(|w| w[0] < w[1]));
     }
 
