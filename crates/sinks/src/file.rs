@@ -222,6 +222,8 @@ fn partial_name(path: &Path) -> PathBuf {
 /// A file being written under its temporary name.
 pub(crate) struct Writer {
     out: std::io::BufWriter<File>,
+    /// Starts writeback as the file grows (`None`: synced at the end only).
+    syncer: Option<crate::syncer::Syncer>,
     tmp: PathBuf,
     path: PathBuf,
     /// Bytes written so far (the file's length once flushed).
@@ -277,6 +279,7 @@ impl Writer {
             std::fs::rename(found, &tmp).map_err(|e| problem(e.to_string()))?;
         }
         Ok(Writer {
+            syncer: crate::syncer::Syncer::start(&file, committed),
             out: std::io::BufWriter::with_capacity(1 << 20, file),
             tmp,
             path: path.to_owned(),
@@ -294,6 +297,7 @@ impl Writer {
         let tmp = partial_name(path);
         let file = File::create(&tmp).map_err(with_path)?;
         let mut writer = Writer {
+            syncer: crate::syncer::Syncer::start(&file, 0),
             out: std::io::BufWriter::with_capacity(1 << 20, file),
             tmp,
             path: path.to_owned(),
@@ -312,6 +316,9 @@ impl Writer {
     pub(crate) fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.out.write_all(bytes).map_err(|e| self.error(e))?;
         self.len += bytes.len() as u64;
+        if let Some(syncer) = &mut self.syncer {
+            syncer.wrote(self.len);
+        }
         Ok(())
     }
 
@@ -329,6 +336,9 @@ impl Writer {
     /// Flushes, syncs and renames to the final name.
     pub(crate) fn finish(mut self) -> std::io::Result<()> {
         self.out.flush().map_err(|e| self.error(e))?;
+        if let Some(syncer) = self.syncer.take() {
+            syncer.finish().map_err(|e| self.error(e))?;
+        }
         self.out.get_ref().sync_all().map_err(|e| self.error(e))?;
         std::fs::rename(&self.tmp, &self.path).map_err(|e| {
             std::io::Error::new(

@@ -11,6 +11,7 @@ mod gather;
 pub mod graph;
 pub mod parts;
 pub mod prometheus;
+mod syncer;
 
 pub use console::ConsoleConfig;
 pub use graph::GraphConfig;
