@@ -478,10 +478,9 @@ impl<R: Read> CaptureReader<R> {
         if let Some(e) = &self.fatal {
             return Next::Fatal(e.clone());
         }
-        if self.damaged() {
-            // The last frame's bytes were read after the file lost them.
-            let e = self.shrunk_error();
-            return self.fatal(e);
+        // The last frame's bytes may have been read after the file lost them.
+        if let Some(fatal) = self.lost() {
+            return fatal;
         }
         match self.format {
             Format::Pcap => self.next_pcap(),
@@ -518,9 +517,8 @@ impl<R: Read> CaptureReader<R> {
                 Err(e) => return self.fatal(e),
             }
         }
-        if self.damaged() {
-            let e = self.shrunk_error();
-            return self.fatal(e);
+        if let Some(fatal) = self.lost() {
+            return fatal;
         }
         // `fill` may have moved the data: take the position again.
         let p = self.pos;
@@ -624,9 +622,8 @@ impl<R: Read> CaptureReader<R> {
                 Err(e) => return Next::Skipped(e),
             }
         };
-        if self.damaged() {
-            let e = self.shrunk_error();
-            return self.fatal(e);
+        if let Some(fatal) = self.lost() {
+            return fatal;
         }
         self.last_ts = meta.ts;
         Next::Frame(Frame {
@@ -977,10 +974,14 @@ impl<R: Read> CaptureReader<R> {
         Ok(self.end - self.pos >= need)
     }
 
-    /// Whether the mapped file lost bytes while being read.
+    /// `Fatal` if the mapped file lost bytes while being read.
     #[inline(always)]
-    fn damaged(&self) -> bool {
-        matches!(&self.buf, Bytes::Mapped(w) if w.damaged())
+    fn lost(&mut self) -> Option<Next<'static>> {
+        if !matches!(&self.buf, Bytes::Mapped(w) if w.damaged()) {
+            return None;
+        }
+        let e = self.shrunk_error();
+        Some(self.fatal(e))
     }
 
     #[cold]

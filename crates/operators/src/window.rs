@@ -151,7 +151,8 @@ struct Tables {
     /// The newest packet time seen.
     newest: Option<Ts>,
     /// How far a packet has come behind the newest before it, at most
-    /// (nanoseconds): windows that end further back than this are sealed.
+    /// (nanoseconds, capped at a tick): windows that end further back than
+    /// this are sealed.
     lateness: i64,
 }
 
@@ -171,10 +172,14 @@ impl Tables {
         // The emission of the previous packet: most packets go to the same one.
         let mut last: Option<(Time, usize)> = None;
         let expected = self.expected;
+        let max_lateness = i64::try_from(tick).unwrap_or(i64::MAX);
         for packet in batch.drain(..) {
             match self.newest {
+                // At most a tick: one packet far behind (even one counted
+                // late) delays sealing to about emission, as without it.
                 Some(newest) if packet.ts < newest => {
-                    self.lateness = self.lateness.max(newest.0.saturating_sub(packet.ts.0));
+                    let behind = newest.0.saturating_sub(packet.ts.0);
+                    self.lateness = self.lateness.max(behind.min(max_lateness));
                 }
                 _ => self.newest = Some(packet.ts),
             }
