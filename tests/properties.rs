@@ -66,6 +66,23 @@ fn nanos(text: &str) -> i64 {
     s.parse::<i64>().unwrap_or(0) * 1_000_000_000 + frac[..9].parse::<i64>().unwrap_or(0)
 }
 
+/// Packets (ts, src, dst, protocol, length) as Wireshark's CSV export,
+/// addresses from [`HOSTS`].
+fn wireshark_csv<'a>(packets: impl Iterator<Item = (i64, usize, usize, &'a str, u64)>) -> String {
+    let mut csv = String::from("No.,Time,Source,Destination,Protocol,Length,Info\n");
+    for (i, (ts, src, dst, protocol, len)) in packets.enumerate() {
+        csv.push_str(&format!(
+            "{},{}.{:09},{},{},{protocol},{len},\n",
+            i + 1,
+            ts / 1_000_000_000,
+            ts % 1_000_000_000,
+            HOSTS[src],
+            HOSTS[dst]
+        ));
+    }
+    csv
+}
+
 /// Runs `degree` over the packets written as CSV; rows by (start, ip).
 fn run_degree(
     packets: &[(i64, usize, usize)],
@@ -74,18 +91,14 @@ fn run_degree(
     min_count: u64,
 ) -> Result<BTreeMap<(i64, String), Figures>, String> {
     let dir = TempDir::new("degree-prop");
-    let mut csv = String::from("No.,Time,Source,Destination,Protocol,Length,Info\n");
-    for (i, (ts, src, dst)) in packets.iter().enumerate() {
-        csv.push_str(&format!(
-            "{},{}.{:09},{},{},UDP,100,\n",
-            i + 1,
-            ts / 1_000_000_000,
-            ts % 1_000_000_000,
-            HOSTS[*src],
-            HOSTS[*dst]
-        ));
-    }
-    let data = dir.write("packets.csv", &csv);
+    let data = dir.write(
+        "packets.csv",
+        &wireshark_csv(
+            packets
+                .iter()
+                .map(|&(ts, src, dst)| (ts, src, dst, "UDP", 100)),
+        ),
+    );
     let p = dir.write(
         "p.yaml",
         &format!(
@@ -190,19 +203,14 @@ fn run_windows(
     workers: &str,
 ) -> Result<BTreeMap<(i64, String), Aggregates>, String> {
     let dir = TempDir::new("window-prop");
-    let mut csv = String::from("No.,Time,Source,Destination,Protocol,Length,Info\n");
-    for (i, (ts, src, dst, protocol, len)) in packets.iter().enumerate() {
-        csv.push_str(&format!(
-            "{},{}.{:09},{},{},{},{len},\n",
-            i + 1,
-            ts / 1_000_000_000,
-            ts % 1_000_000_000,
-            HOSTS[*src],
-            HOSTS[*dst],
-            PROTOCOLS[*protocol]
-        ));
-    }
-    let data = dir.write("packets.csv", &csv);
+    let data = dir.write(
+        "packets.csv",
+        &wireshark_csv(
+            packets
+                .iter()
+                .map(|&(ts, src, dst, protocol, len)| (ts, src, dst, PROTOCOLS[protocol], len)),
+        ),
+    );
     let p = dir.write(
         "p.yaml",
         &format!(

@@ -331,29 +331,24 @@ impl Drop for Window {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
 
-    fn temp_file(name: &str, bytes: &[u8]) -> (std::path::PathBuf, File) {
-        let path =
-            std::env::temp_dir().join(format!("netanom-mapped-{}-{name}", std::process::id()));
-        let mut f = File::create(&path).expect("create");
-        f.write_all(bytes).expect("write");
-        (path.clone(), File::open(&path).expect("open"))
+    use crate::tests::TempFile;
+
+    fn temp_file(name: &str, bytes: &[u8]) -> (TempFile, File) {
+        let tmp = TempFile::new(&format!("window-{name}"), bytes);
+        let file = File::open(&tmp.0).expect("open");
+        (tmp, file)
     }
 
     #[test]
     fn reads_grows_and_slides() {
         let bytes: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
-        let (path, file) = temp_file("grow", &bytes);
+        let (tmp, file) = temp_file("grow", &bytes);
         let mut w = Window::open(&file).expect("mapped");
         w.advance(0, 1).expect("advance");
         assert_eq!(w.bytes(), &bytes[..]);
         // The file grows: the next look sees the new bytes.
-        let mut append = std::fs::OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .expect("append");
-        append.write_all(&[7; 5000]).expect("write");
+        tmp.append(&[7; 5000]);
         w.advance(100_000, 10).expect("advance");
         assert_eq!(w.bytes().len(), 105_000);
         assert_eq!(&w.bytes()[100_000..], &[7; 5000][..]);
@@ -369,21 +364,19 @@ mod tests {
             &[&bytes[page_size()..], &[7; 5000][..]].concat()[..]
         );
         assert!(!w.damaged());
-        drop(w);
-        std::fs::remove_file(path).expect("remove");
     }
 
     #[test]
     fn a_file_cut_short_reads_zeros_and_is_marked() {
         let page = page_size();
-        let (path, file) = temp_file("cut", &vec![0xab; 4 * page]);
+        let (tmp, file) = temp_file("cut", &vec![0xab; 4 * page]);
         let mut w = Window::open(&file).expect("mapped");
         w.advance(0, 1).expect("advance");
         assert_eq!(w.bytes().len(), 4 * page);
         assert_eq!(w.bytes()[3 * page], 0xab);
         std::fs::OpenOptions::new()
             .write(true)
-            .open(&path)
+            .open(&tmp.0)
             .expect("open")
             .set_len(page as u64)
             .expect("truncate");
@@ -396,8 +389,6 @@ mod tests {
         w.advance(0, 1).expect("advance");
         assert_eq!(w.bytes().len(), page);
         assert!(w.damaged());
-        drop(w);
-        std::fs::remove_file(path).expect("remove");
     }
 
     /// In a child process (see below): a fault in a mapping that is not
@@ -408,7 +399,7 @@ mod tests {
             return;
         }
         let page = page_size();
-        let (path, file) = temp_file("foreign", &vec![1; 2 * page]);
+        let (tmp, file) = temp_file("foreign", &vec![1; 2 * page]);
         let _window = Window::open(&file).expect("mapped");
         // SAFETY: a mapping made and read here on purpose, to fault.
         unsafe {
@@ -423,10 +414,11 @@ mod tests {
             assert_ne!(p as *mut libc::c_void, libc::MAP_FAILED);
             std::fs::OpenOptions::new()
                 .write(true)
-                .open(&path)
+                .open(&tmp.0)
                 .and_then(|f| f.set_len(0))
                 .expect("truncate");
-            std::fs::remove_file(&path).ok();
+            // The process dies below, before `tmp` could remove it.
+            std::fs::remove_file(&tmp.0).ok();
             std::ptr::read_volatile(p.add(page));
         }
         // Not reached.

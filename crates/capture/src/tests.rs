@@ -66,6 +66,14 @@ impl Pcap {
     }
 }
 
+/// A little-endian µs pcap of three records, "first" to "third".
+fn three_records() -> Pcap {
+    Pcap::new(false, 0xa1b2_c3d4, 1)
+        .rec(1, 1, b"first", 5)
+        .rec(2, 2, b"second", 6)
+        .rec(3, 3, b"third", 5)
+}
+
 /// A pcapng file under construction.
 struct Ng {
     big: bool,
@@ -413,10 +421,7 @@ fn pcap_header_errors() {
 
 #[test]
 fn pcap_truncated_then_continues() {
-    let f = Pcap::new(false, 0xa1b2_c3d4, 1)
-        .rec(1, 1, b"first", 5)
-        .rec(2, 2, b"second", 6)
-        .rec(3, 3, b"third", 5);
+    let f = three_records();
     let all = read(&f.bytes);
     for cut in 24..f.bytes.len() {
         for chunk in [1, 7, usize::MAX] {
@@ -822,16 +827,16 @@ fn reader_errors_are_fatal_with_offset() {
 // ---------------------------------------------------------------- mapped files
 
 /// A file in the temporary directory, removed on drop.
-struct TempFile(std::path::PathBuf);
+pub(crate) struct TempFile(pub(crate) std::path::PathBuf);
 
 impl TempFile {
-    fn new(name: &str, bytes: &[u8]) -> TempFile {
+    pub(crate) fn new(name: &str, bytes: &[u8]) -> TempFile {
         let path =
             std::env::temp_dir().join(format!("netanom-capture-{}-{name}", std::process::id()));
         std::fs::write(&path, bytes).unwrap();
         TempFile(path)
     }
-    fn append(&self, bytes: &[u8]) {
+    pub(crate) fn append(&self, bytes: &[u8]) {
         use std::io::Write;
         let mut f = std::fs::OpenOptions::new()
             .append(true)
@@ -849,10 +854,7 @@ impl Drop for TempFile {
 
 #[test]
 fn mapped_file_gives_the_frames_of_the_bytes_and_follows_growth() {
-    let f = Pcap::new(false, 0xa1b2_c3d4, 1)
-        .rec(1, 1, b"first", 5)
-        .rec(2, 2, b"second", 6)
-        .rec(3, 3, b"third", 5);
+    let f = three_records();
     let ng = Ng::new(false)
         .shb(false)
         .idb(1, 0, &[])
